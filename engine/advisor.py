@@ -1,0 +1,303 @@
+"""The Python API: load the rules once, then recommend for one district or many.
+
+    advisor = Advisor.load()                       # ./rules, or the shipped rules
+    rec = advisor.recommend({"district": {"name": "Lakeview"}, "answers": {...}})
+    rec.to_dict()                                  # the JSON contract of `recommend --format json`
+
+Besides the main evaluation, each recommendation evaluates variants of the answers in the same
+engine call: every combination of the open (unknown) questions when there are at most
+`MAX_COMBINED_UNKNOWNS`, else each open question alone; and each answered question flipped, to
+find the single answers that would change the option.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from . import __version__
+from .answers import District, district_from_data, read_district
+from .compiler import Program, compile_rules, encode_intake
+from .model import Rules
+from .output import GENERATOR_MARK
+from .rulebook import load_rules
+from .runtime import Engine, Outcome
+
+MAX_COMBINED_UNKNOWNS = 8
+_PROGRAMS: dict[str, Program] = {}
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """A single changed answer and the outcome it leads to."""
+
+    question: str
+    answer: str  # the district's (final) answer
+    changed_to: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class OpenQuestion:
+    """An unknown question and the options each possible answer can lead to (counts of combinations)."""
+
+    question: str
+    if_yes: dict[str, int]
+    if_no: dict[str, int]
+
+    @property
+    def could_change(self) -> bool:
+        return len(set(self.if_yes) | set(self.if_no)) > 1
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    district: District
+    rules: Rules
+    outcome: Outcome
+    what_if: tuple[WhatIf, ...]
+    open_questions: tuple[OpenQuestion, ...]
+    combinations: dict[str, int] | None  # option -> number of combinations of the unknowns, when enumerated
+
+    @property
+    def option(self) -> str:
+        return self.outcome.option
+
+    @property
+    def confidence(self) -> str:
+        return self.outcome.confidence
+
+    @property
+    def decided_by(self) -> str:
+        return self.outcome.decided_by
+
+    @property
+    def unanswered(self) -> list[str]:
+        return [q for q, v in self.outcome.answers.items() if v == "unknown"]
+
+    @property
+    def flips(self) -> list[WhatIf]:
+        """The single changed answers that would change the recommended option."""
+        return [w for w in self.what_if if w.outcome.option != self.option]
+
+    @property
+    def deciding_override(self) -> str | None:
+        return self.outcome.decision_rule.rsplit(".", 1)[-1] if self.decided_by == "override" else None
+
+    def summary(self) -> str:
+        """One sentence: what, for whom, how sure, and why in a few words."""
+        rules = self.rules
+        label = rules.option(self.option).label
+        level = rules.policy.levels[self.confidence].label.lower()
+        who = self.district.name
+        if self.decided_by == "override":
+            override = next(o for o in rules.overrides if o.id == self.deciding_override)
+            why = f"a deciding condition applies: {_first_sentence(override.reason)}"
+        elif self.decided_by == "tie_break":
+            why = f"the answers are evenly balanced, and {_lower_first(_first_sentence(rules.policy.tie_break_reason))}"
+        else:
+            scores = self.outcome.scores
+            other = max((o for o in scores if o != self.option), key=lambda o: scores[o], default=None)
+            versus = f" to {_number(scores[other])}" if other else ""
+            why = f"the weighted answers favour it {_number(scores[self.option])}{versus}"
+        return f"{label} is recommended for {who} ({level} confidence): {_lower_first(why).rstrip('.')}."
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract: see README, "Output"."""
+        rules = self.rules
+        outcome = self.outcome
+        factor_by_rule = {f.id: f for f in rules.factors}
+        override_by_id = {o.id: o for o in rules.overrides}
+        derived_by_id = {d.id: d for d in rules.derived}
+        voted = {factor_by_rule[v].question: factor_by_rule[v] for v in outcome.votes}
+        district = self.district
+        return {
+            "generator": f"{GENERATOR_MARK} {__version__}",
+            "district": {"name": district.name, "id": district.id, "profile": district.profile, "notes": district.notes},
+            "recommendation": {
+                "option": self.option,
+                "label": rules.option(self.option).label,
+                "confidence": self.confidence,
+                "confidence_label": rules.policy.levels[self.confidence].label,
+                "decided_by": self.decided_by,
+                "decided_by_rule": outcome.decision_rule,
+                "summary": self.summary(),
+                "needs_review": any(override_by_id[o].effect == "review" for o in outcome.overrides),
+            },
+            "scores": dict(outcome.scores),
+            "metrics": dict(outcome.metrics),
+            "answers": {
+                q: {
+                    "value": value,
+                    "source": "derived" if q in outcome.derived else ("unknown" if value == "unknown" else "answered"),
+                    **(
+                        {"rule": outcome.derived[q], "explanation": derived_by_id[outcome.derived[q]].explanation}
+                        if q in outcome.derived
+                        else {}
+                    ),
+                }
+                for q, value in outcome.answers.items()
+            },
+            "factors": [
+                {
+                    "question": q,
+                    "answer": outcome.answers[q],
+                    "favours": voted[q].favours if q in voted else None,
+                    "weight": voted[q].weight if q in voted else 0,
+                    "rationale": voted[q].rationale if q in voted else None,
+                    "rule": voted[q].id if q in voted else None,
+                }
+                for q in outcome.answers
+            ],
+            "overrides": [
+                {
+                    "id": o,
+                    "effect": override_by_id[o].effect,
+                    "option": override_by_id[o].option,
+                    "reason": override_by_id[o].reason,
+                    "revisit_when": override_by_id[o].revisit_when,
+                    "decided": o == self.deciding_override,
+                }
+                for o in outcome.overrides
+            ],
+            "unanswered": self.unanswered,
+            "open_questions": [
+                {"question": o.question, "if_yes": o.if_yes, "if_no": o.if_no, "could_change": o.could_change}
+                for o in self.open_questions
+            ],
+            "unknown_combinations": self.combinations,
+            "what_if": [
+                {
+                    "question": w.question,
+                    "answer": w.answer,
+                    "changed_to": w.changed_to,
+                    "option": w.outcome.option,
+                    "confidence": w.outcome.confidence,
+                    "decided_by": w.outcome.decided_by,
+                }
+                for w in self.flips
+            ],
+            "next_steps": [{"id": n, "text": _next_step_text(rules, n)} for n in outcome.next_steps],
+            "rules": {"version": rules.version, "digest": rules.digest},
+            "trace": [{"rule": f.rule, "kind": f.kind, "facts": [outcome.facts[f.fact]]} for f in outcome.trace],
+        }
+
+
+class Advisor:
+    """Rules compiled once into the engine; recommendations for districts."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        if rules.digest not in _PROGRAMS:
+            _PROGRAMS[rules.digest] = compile_rules(rules)
+        self.program = _PROGRAMS[rules.digest]
+        self.engine = Engine(self.program)
+
+    @classmethod
+    def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
+        return cls(load_rules(Path(rules_dir) if rules_dir is not None else None))
+
+    def read(self, path: Path | str) -> District:
+        """An answers file, checked against these rules' questions."""
+        return read_district(Path(path), self.rules)
+
+    def recommend(self, district: District | dict[str, Any]) -> Recommendation:
+        if not isinstance(district, District):
+            district = district_from_data(district, self.rules)
+        return self.recommend_many([district])[0]
+
+    def evaluate(self, answer_sets: Iterable[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outcome]:
+        """Bare engine outcomes for answer sets (exhaustive checks and impact analysis use this)."""
+        return self.engine.evaluate(encode_intake(self.program, answers, profile or {}) for answers in answer_sets)
+
+    def recommend_many(self, districts: Sequence[District]) -> list[Recommendation]:
+        """Recommendations for many districts, their evaluations batched into few engine calls."""
+        mains = self.engine.evaluate(encode_intake(self.program, d.answers, d.profile) for d in districts)
+        plans = [_variants(main) for main in mains]
+        variants = [
+            encode_intake(self.program, answers, district.profile)
+            for district, plan in zip(districts, plans)
+            for answers in plan.answer_sets()
+        ]
+        outcomes = iter(self.engine.evaluate(variants))
+        results = []
+        for district, main, plan in zip(districts, mains, plans):
+            combos = [next(outcomes) for _ in plan.combinations]
+            flips = [next(outcomes) for _ in plan.flips]
+            results.append(
+                Recommendation(
+                    district=district,
+                    rules=self.rules,
+                    outcome=main,
+                    what_if=tuple(
+                        WhatIf(q, main.answers[q], answers[q], outcome) for (q, answers), outcome in zip(plan.flips, flips)
+                    ),
+                    open_questions=plan.open_questions(combos),
+                    combinations=_count(c.option for c in combos) if plan.exhaustive else None,
+                )
+            )
+        return results
+
+
+@dataclass
+class _Plan:
+    """The variant answer sets evaluated beside a district's main outcome."""
+
+    unknowns: list[str]
+    combinations: list[dict[str, str]]
+    flips: list[tuple[str, dict[str, str]]]
+    exhaustive: bool
+
+    def answer_sets(self) -> list[dict[str, str]]:
+        return self.combinations + [answers for _, answers in self.flips]
+
+    def open_questions(self, outcomes: list[Outcome]) -> tuple[OpenQuestion, ...]:
+        out = []
+        for question in self.unknowns:
+            by_answer = {"yes": [], "no": []}
+            for answers, outcome in zip(self.combinations, outcomes):
+                if question in answers and answers[question] in by_answer:
+                    by_answer[answers[question]].append(outcome.option)
+            out.append(OpenQuestion(question, _count(by_answer["yes"]), _count(by_answer["no"])))
+        return tuple(out)
+
+
+def _variants(main: Outcome) -> _Plan:
+    final = dict(main.answers)
+    unknowns = [q for q, v in final.items() if v == "unknown"]
+    if len(unknowns) <= MAX_COMBINED_UNKNOWNS:
+        combinations = [
+            {**final, **dict(zip(unknowns, values))} for values in itertools.product(("yes", "no"), repeat=len(unknowns))
+        ] if unknowns else []
+        exhaustive = bool(unknowns)
+    else:
+        combinations = [{**final, q: value} for q in unknowns for value in ("yes", "no")]
+        exhaustive = False
+    flips = [(q, {**final, q: "no" if v == "yes" else "yes"}) for q, v in final.items() if v != "unknown"]
+    return _Plan(unknowns, combinations, flips, exhaustive)
+
+
+def _count(options: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for option in options:
+        counts[option] = counts.get(option, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _next_step_text(rules: Rules, step_id: str) -> str:
+    return next(n.text for n in rules.next_steps if n.id == step_id)
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.strip().partition(". ")
+    return head + "." if dot else text.strip()
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,220 @@
+"""Checks of meaning that a JSON Schema cannot express: unique ids, references that resolve,
+complete factor coverage, overrides that could never decide, engine limits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Callable, Iterable
+
+from .errors import Diagnostic, SourceLocation, did_you_mean
+from .model import (
+    ANSWERS,
+    AllOf,
+    AnswerIs,
+    AnyOf,
+    Condition,
+    DecidedBy,
+    MetricTest,
+    Not,
+    ProfileTest,
+    Rules,
+    atoms,
+)
+
+SUPPORTED_FORMATS = (1,)
+MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
+FIXED_FACT_PROPERTIES = 16  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+_MAX_ENUMERATED_VARIABLES = 14
+
+Locator = Callable[[str], Callable[[tuple], SourceLocation]]
+
+
+def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
+    """Every semantic problem in `rules`, in file order."""
+    problems: list[Diagnostic] = []
+
+    def report(stem: str, path: tuple, message: str) -> None:
+        problems.append(Diagnostic(locator(stem)(path), message))
+
+    def report_at(loc: SourceLocation, message: str) -> None:
+        problems.append(Diagnostic(loc, message))
+
+    content = rules.content
+    option_ids = [o.id for o in rules.options]
+    question_ids = [q.id for q in rules.questions]
+    theme_ids = [t.id for t in rules.themes]
+
+    # the manifest
+    if rules.manifest.format not in SUPPORTED_FORMATS:
+        report(
+            "manifest",
+            ("format",),
+            f"rule-language format {rules.manifest.format} is not supported by this version of the "
+            f"engine (supported: {', '.join(map(str, SUPPORTED_FORMATS))})",
+        )
+    if not _SEMVER.match(rules.manifest.version):
+        report("manifest", ("version",), f"version '{rules.manifest.version}' must look like 1.2.3 (semver)")
+
+    # unique ids
+    _unique(report, "options", [("options", i, "id") for i in range(len(rules.options))], option_ids, "option")
+    _unique(report, "questions", [("themes", i, "id") for i in range(len(theme_ids))], theme_ids, "theme")
+    _unique(report, "questions", [("questions", i, "id") for i in range(len(question_ids))], question_ids, "question")
+    factor_entries = content["factors"]["factors"]
+    _unique(
+        report,
+        "factors",
+        [("factors", i, "question") for i in range(len(factor_entries))],
+        [f["question"] for f in factor_entries],
+        "factor entry for question",
+    )
+    for stem, key in (("overrides", "overrides"), ("derived", "derived"), ("next_steps", "next_steps")):
+        entries = content[stem][key]
+        _unique(report, stem, [(key, i, "id") for i in range(len(entries))], [e["id"] for e in entries], "rule")
+
+    # references
+    def ref(stem: str, path: tuple, value: str, choices: list[str], noun: str) -> None:
+        if value not in choices:
+            report(stem, path, f"unknown {noun} '{value}'{did_you_mean(value, choices)}")
+
+    for i, q in enumerate(content["questions"]["questions"]):
+        ref("questions", ("questions", i, "theme"), q["theme"], theme_ids, "theme")
+    for i, f in enumerate(factor_entries):
+        ref("factors", ("factors", i, "question"), f["question"], question_ids, "question")
+        for answer in ("yes", "no"):
+            if answer in f:
+                ref("factors", ("factors", i, answer, "favours"), f[answer]["favours"], option_ids, "option")
+    for i, o in enumerate(content["overrides"]["overrides"]):
+        if "recommend" in o["effect"]:
+            ref("overrides", ("overrides", i, "effect", "recommend"), o["effect"]["recommend"], option_ids, "option")
+    for i, d in enumerate(content["derived"]["derived"]):
+        ref("derived", ("derived", i, "question"), d["question"], question_ids, "question")
+    for i, n in enumerate(content["next_steps"]["next_steps"]):
+        ref("next_steps", ("next_steps", i, "option"), n["option"], option_ids, "option")
+    policy = content["policy"]["policy"]
+    ref("policy", ("policy", "tie_break", "option"), policy["tie_break"]["option"], option_ids, "option")
+    level_ids = list(policy["levels"])
+    for i, c in enumerate(policy["confidence"]):
+        ref("policy", ("policy", "confidence", i, "level"), c["level"], level_ids, "confidence level")
+
+    # conditions: references and where metrics may appear
+    catalogue_ids = list(rules.catalogues)
+    for stem, conditions, policy_only_allowed in (
+        ("overrides", [o.when for o in rules.overrides], False),
+        ("derived", [d.when for d in rules.derived], False),
+        ("next_steps", [n.when for n in rules.next_steps], False),
+        ("policy", [c.when for c in rules.policy.confidence], True),
+    ):
+        for condition in conditions:
+            for atom in atoms(condition):
+                if isinstance(atom, AnswerIs) and atom.question not in question_ids:
+                    report_at(atom.loc, f"unknown question '{atom.question}'{did_you_mean(atom.question, question_ids)}")
+                if isinstance(atom, ProfileTest) and atom.op == "in_catalogue" and atom.value not in catalogue_ids:
+                    report_at(atom.loc, f"unknown catalogue '{atom.value}'{did_you_mean(atom.value, catalogue_ids)}")
+                if isinstance(atom, (MetricTest, DecidedBy)) and not policy_only_allowed:
+                    what = "metric" if isinstance(atom, MetricTest) else "decided_by"
+                    report_at(atom.loc, f"'{what}' conditions are only allowed in policy.yaml confidence levels")
+
+    # every question votes for each answer, unless informational
+    covered = {(f.question, f.answer) for f in rules.factors}
+    for i, q in enumerate(rules.questions):
+        if q.informational:
+            continue
+        missing = [a for a in ("yes", "no") if (q.id, a) not in covered]
+        if missing:
+            report(
+                "questions",
+                ("questions", i, "id"),
+                f"question '{q.id}' has no factor rule for the answer {' or '.join(missing)} "
+                "(add it to factors.yaml or mark the question informational: true)",
+            )
+
+    # derived rules target questions with the answers they may take
+    for i, d in enumerate(rules.derived):
+        if d.answer not in ANSWERS[:2]:
+            report("derived", ("derived", i, "answer"), "a derived answer must be yes or no")
+
+    # the confidence fallback
+    levels = rules.policy.confidence
+    for i, level in enumerate(levels):
+        last = i == len(levels) - 1
+        if last and level.when is not None:
+            report("policy", ("policy", "confidence", i), "the last confidence level must have no 'when': it is the fallback")
+        if not last and level.when is None:
+            report(
+                "policy",
+                ("policy", "confidence", i),
+                f"only the last confidence level may omit 'when'; the levels after '{level.level}' could never be chosen",
+            )
+
+    # overrides that can never decide
+    deciding = [o for o in rules.overrides if o.effect == "recommend"]
+    for index, later in enumerate(deciding):
+        earlier = deciding[:index]
+        if earlier and _implies(later.when, AnyOf(tuple(o.when for o in earlier))):
+            names = ", ".join(f"'{o.id}'" for o in earlier)
+            report_at(
+                later.loc,
+                f"override '{later.id}' can never decide: whenever it fires, a higher-priority override ({names}) "
+                "fires too; lower its priority number or narrow the other condition",
+            )
+
+    # engine limits
+    properties = 2 * len(rules.questions) + len(rules.profile_fields()) + len(rules.overrides) + FIXED_FACT_PROPERTIES
+    if properties > MAX_FACT_PROPERTIES:
+        report(
+            "questions",
+            ("questions",),
+            f"the rules need {properties} properties per engine fact; the engine allows at most "
+            f"{MAX_FACT_PROPERTIES} (fewer questions, profile fields or overrides)",
+        )
+    return sorted(problems, key=lambda d: (d.location, d.message))
+
+
+def _unique(report: Callable, stem: str, paths: list[tuple], ids: list[str], noun: str) -> None:
+    seen: set[str] = set()
+    for path, value in zip(paths, ids):
+        if value in seen:
+            report(stem, path, f"duplicate {noun} '{value}'")
+        seen.add(value)
+
+
+def _implies(premise: Condition, conclusion: Condition) -> bool:
+    """Whether `premise` implies `conclusion`, by enumerating the answers and tests they share.
+
+    Profile tests are treated as independent true/false variables, which can only make the
+    check more cautious (it may miss an implication; it never invents one).
+    """
+    questions = sorted({a.question for a in _all_atoms(premise, conclusion) if isinstance(a, AnswerIs)})
+    tests = sorted({a for a in _all_atoms(premise, conclusion) if isinstance(a, ProfileTest)}, key=repr)
+    if len(questions) + len(tests) > _MAX_ENUMERATED_VARIABLES:
+        return False
+    for answers in itertools.product(ANSWERS, repeat=len(questions)):
+        given = dict(zip(questions, answers))
+        for truths in itertools.product((True, False), repeat=len(tests)):
+            world = (given, dict(zip(tests, truths)))
+            if _holds(premise, world) and not _holds(conclusion, world):
+                return False
+    return True
+
+
+def _all_atoms(*conditions: Condition) -> Iterable[Any]:
+    for condition in conditions:
+        yield from atoms(condition)
+
+
+def _holds(condition: Condition, world: tuple[dict[str, str], dict[Any, bool]]) -> bool:
+    answers, tests = world
+    if isinstance(condition, AllOf):
+        return all(_holds(c, world) for c in condition.items)
+    if isinstance(condition, AnyOf):
+        return any(_holds(c, world) for c in condition.items)
+    if isinstance(condition, Not):
+        return not _holds(condition.item, world)
+    if isinstance(condition, AnswerIs):
+        return answers[condition.question] in condition.values
+    if isinstance(condition, ProfileTest):
+        return tests[condition]
+    return False

@@ -1,0 +1,94 @@
+"""Where a problem is, what it is, and how the command line reports it.
+
+A leaf module: it imports nothing from the package, so every stage can raise these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run worked and found a failure (tests, changed recommendations)
+EXIT_USER_ERROR = 2  # bad input: the user can fix it
+EXIT_PARTIAL = 3  # batch: some rows failed, the others were processed
+
+
+@dataclass(frozen=True, order=True)
+class SourceLocation:
+    """A 1-based position in a file; `line` 0 means "the file as a whole"."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem a user can fix, with where it is and, optionally, the path in the document."""
+
+    location: SourceLocation
+    message: str
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = f" (at {self.path})" if self.path else ""
+        return f"{self.location}: {self.message}{where}"
+
+
+class AdvisorError(Exception):
+    """Base of every error the package raises on purpose; never shown with a traceback."""
+
+    exit_code = EXIT_USER_ERROR
+
+
+@dataclass
+class InputError(AdvisorError):
+    """Bad input from the user: one or more diagnostics, reported together in file order."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.diagnostics = sorted(self.diagnostics, key=lambda d: d.location)
+        super().__init__(self.summary())
+
+    @classmethod
+    def at(cls, location: SourceLocation, message: str, path: str = "") -> "InputError":
+        return cls([Diagnostic(location, message, path)])
+
+    def summary(self) -> str:
+        return "\n".join(str(d) for d in self.diagnostics)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class EngineError(AdvisorError):
+    """The rules engine misbehaved (an action failed, a fact was refused): a bug, not bad input."""
+
+    exit_code = 1
+
+
+class TemplateError(AdvisorError):
+    """A template could not be rendered; the message names the template and line."""
+
+
+def collect(errors: Iterable[InputError]) -> InputError | None:
+    """Merge several input errors into one, or None when there are none."""
+    diagnostics: list[Diagnostic] = []
+    for error in errors:
+        diagnostics.extend(error.diagnostics)
+    return InputError(diagnostics) if diagnostics else None
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """A ' (did you mean 'x'?)' hint for a near-miss, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,357 @@
+"""Read YAML and JSON files into plain data, remembering the line and column of every node.
+
+Safe by construction: no tags, anchors or aliases (so no code runs and nothing expands
+exponentially), a size cap, a nesting cap checked *before* libyaml sees the text (deep flow
+nesting crashes its C parser), duplicate keys rejected, and the YAML 1.2 scalar rules: only
+true/false are booleans; `yes`, `no`, `on`, `0777`, `1:20` and dates stay text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from .errors import InputError, SourceLocation
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NUMBER_DIGITS = 30
+
+PathKey = tuple[Union[str, int], ...]
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_PLAIN_TAG = "!plain"  # our marker for an untagged plain scalar, typed by _plain_scalar
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Resolve nothing implicitly: plain scalars are typed by `_plain_scalar` below."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return _PLAIN_TAG if implicit[0] else _STR_TAG
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
+
+
+_Parser = getattr(yaml, "CParser", None)
+if _Parser is not None:
+
+    class _Composer(yaml.CParser, _Resolver):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: str) -> None:
+            yaml.CParser.__init__(self, stream)
+            _Resolver.__init__(self)
+
+else:  # pragma: no cover - libyaml missing
+
+    class _Composer(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _Resolver.__init__(self)
+
+
+@dataclass
+class Document:
+    """Parsed data plus the source position of every mapping key and value."""
+
+    file: str
+    data: Any
+    keys: dict[PathKey, SourceLocation] = field(default_factory=dict)
+    values: dict[PathKey, SourceLocation] = field(default_factory=dict)
+
+    def locate(self, path: PathKey, *, key: bool = False) -> SourceLocation:
+        """The position of the value (or key) at `path`, else of its nearest located parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), SourceLocation(self.file, 1, 1))
+
+
+def format_path(path: PathKey) -> str:
+    """`factors[3].yes.weight` style, for messages."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """Read a UTF-8 file (a byte-order mark is allowed) within the size cap."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError.at(
+                SourceLocation(name),
+                f"the file is {size:,} bytes; files larger than {MAX_FILE_BYTES:,} bytes are refused",
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError.at(SourceLocation(name), "no such file") from None
+    except IsADirectoryError:
+        raise InputError.at(SourceLocation(name), "is a directory, not a file") from None
+    except PermissionError:
+        raise InputError.at(SourceLocation(name), "permission denied") from None
+    return decode(raw, name)
+
+
+def decode(raw: bytes, name: str) -> str:
+    """UTF-8 text from bytes, naming the line and column of the first invalid byte."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError.at(
+            SourceLocation(name), f"the input is larger than {MAX_FILE_BYTES:,} bytes and is refused"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError.at(
+            SourceLocation(name, line, column), "the file is not valid UTF-8 text; save it as UTF-8"
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise InputError.at(SourceLocation(name, line, 1), "the file contains binary data (a NUL byte)")
+    return text
+
+
+def load_file(path: Path, display: str | None = None) -> Document:
+    """Load a `.json` file strictly as JSON, anything else as YAML."""
+    name = display or str(path)
+    text = read_text(path, name)
+    if path.suffix.lower() == ".json":
+        return load_json(text, name)
+    return load_yaml(text, name)
+
+
+def load_yaml(text: str, name: str) -> Document:
+    _check_depth(text, name)
+    try:
+        node = _compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _loc(name, mark) if mark else SourceLocation(name)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError.at(where, f"invalid YAML: {_plain_problem(problem)}") from None
+    except yaml.YAMLError as exc:
+        raise InputError.at(SourceLocation(name), f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise InputError.at(SourceLocation(name), f"nested deeper than {MAX_DEPTH} levels") from None
+    doc = Document(name, None)
+    if node is None:
+        doc.values[()] = SourceLocation(name, 1, 1)
+        return doc
+    doc.data = _Builder(doc).build(node, ())
+    return doc
+
+
+def load_json(text: str, name: str) -> Document:
+    """Strict JSON (no NaN, Infinity, duplicate keys or trailing commas), with YAML positions."""
+    _check_depth(text, name)
+
+    def refuse_constant(token: str) -> Any:
+        raise ValueError(f"{token} is not a number JSON allows")
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ValueError(f"duplicate key '{key}'")
+            out[key] = value
+        return out
+
+    def big_int(token: str) -> int:
+        if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
+            raise ValueError(f"the number {token[:12]}... is too large")
+        return int(token)
+
+    try:
+        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=big_int)
+    except json.JSONDecodeError as exc:
+        raise InputError.at(SourceLocation(name, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        doc = _positions_only(text, name)
+        raise InputError.at(_find_problem(doc, text, name, str(exc)), f"invalid JSON: {exc}") from None
+    if isinstance(data, float) and not math.isfinite(data):  # pragma: no cover - refused above
+        raise InputError.at(SourceLocation(name, 1, 1), "invalid JSON: not a finite number")
+    doc = _positions_only(text, name)
+    doc.data = data
+    return doc
+
+
+def _positions_only(text: str, name: str) -> Document:
+    """Positions from the YAML composer (JSON is YAML); data left to the JSON parser."""
+    try:
+        node = _compose(text)
+        doc = Document(name, None)
+        if node is not None:
+            _Builder(doc, strict=False).build(node, ())
+        return doc
+    except (yaml.YAMLError, InputError, RecursionError):
+        return Document(name, None)
+
+
+def _find_problem(doc: Document, text: str, name: str, message: str) -> SourceLocation:
+    match = re.search(r"'([^']*)'", message)
+    if match and "duplicate key" in message:
+        needle = json.dumps(match.group(1))
+        first = text.find(needle)
+        second = text.find(needle, first + 1) if first >= 0 else -1
+        if second >= 0:
+            line = text.count("\n", 0, second) + 1
+            return SourceLocation(name, line, second - (text.rfind("\n", 0, second) + 1) + 1)
+    for token in ("NaN", "Infinity"):
+        if token in message and token in text:
+            at = text.find(token)
+            return SourceLocation(name, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
+    return SourceLocation(name, 1, 1)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _Composer(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse deep nesting before parsing: flow brackets, indentation and `- - -` runs."""
+    depth = 0
+    quote = ""
+    line_no = 1
+    line_start = 0
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\n":
+                line_no += 1
+                line_start = index + 1
+            continue
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError.at(
+                    SourceLocation(name, line_no, index - line_start + 1),
+                    f"nested deeper than {MAX_DEPTH} levels; no real file needs that",
+                )
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == '"':
+            quote = char
+        elif char == "\n":
+            line_no += 1
+            line_start = index + 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" -")
+        indicators = line[: len(line) - len(stripped)].count("- ")
+        indent = len(line) - len(line.lstrip(" "))
+        if indicators > MAX_DEPTH or indent > 8 * MAX_DEPTH:
+            raise InputError.at(
+                SourceLocation(name, number, 1), f"nested deeper than {MAX_DEPTH} levels; no real file needs that"
+            )
+
+
+def _loc(name: str, mark: Any) -> SourceLocation:
+    """The one place where PyYAML's 0-based marks become 1-based positions."""
+    return SourceLocation(name, mark.line + 1, mark.column + 1)
+
+
+def _plain_problem(problem: str) -> str:
+    if "found character '\\t'" in problem:
+        return "a tab character; indent with spaces"
+    return problem
+
+
+class _Builder:
+    """Turn a node tree into dicts, lists and scalars, recording positions."""
+
+    def __init__(self, doc: Document, strict: bool = True) -> None:
+        self.doc = doc
+        self.strict = strict
+        self.seen: set[int] = set()
+
+    def fail(self, node: yaml.Node, message: str) -> InputError:
+        return InputError.at(_loc(self.doc.file, node.start_mark), message)
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        if id(node) in self.seen:
+            raise self.fail(node, "anchors and aliases (& and *) are not allowed; write the value out")
+        self.seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels")
+        self.doc.values[path] = _loc(self.doc.file, node.start_mark)
+        if node.tag not in (_PLAIN_TAG, _STR_TAG, _SEQ_TAG, _MAP_TAG):
+            raise self.fail(node, f"YAML tags such as {_short_tag(node.tag)} are not allowed")
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.key(key_node)
+                if key in out and self.strict:
+                    first = self.doc.keys[path + (key,)]
+                    raise self.fail(key_node, f"duplicate key '{key}' (first defined at line {first.line})")
+                self.doc.keys[path + (key,)] = _loc(self.doc.file, key_node.start_mark)
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        if node.tag == _PLAIN_TAG:
+            return self.plain_scalar(node)
+        return node.value
+
+    def key(self, node: yaml.Node) -> str:
+        """Mapping keys are text; `true:` or `1:` become 'true' and '1'."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, "a mapping key must be plain text, not a list or mapping")
+        if node.tag not in (_PLAIN_TAG, _STR_TAG):
+            raise self.fail(node, f"YAML tags such as {_short_tag(node.tag)} are not allowed")
+        return node.value
+
+    def plain_scalar(self, node: yaml.ScalarNode) -> Any:
+        value = node.value
+        if value in _NULL:
+            return None
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        if _INT.match(value):
+            if len(value.lstrip("+-")) > MAX_NUMBER_DIGITS:
+                raise self.fail(node, f"the number {value[:12]}... is too large")
+            return int(value)
+        if _FLOAT.match(value) and any(c.isdigit() for c in value):
+            if len(value) > MAX_NUMBER_DIGITS + 10:
+                raise self.fail(node, f"the number {value[:12]}... is too long")
+            number = float(value)
+            if not math.isfinite(number):
+                raise self.fail(node, f"the number {value[:12]}... is too large")
+            return number
+        return value
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag

@@ -1,0 +1,292 @@
+"""The rules as frozen dataclasses; every element knows where in the YAML it was written.
+
+Built only from schema-valid data (see `rulebook.py`), so constructors trust shapes and types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Union
+
+from .errors import SourceLocation
+
+ANSWERS = ("yes", "no", "unknown")
+VOTING_ANSWERS = ("yes", "no")
+DECIDED_BY = ("override", "score", "tie_break")
+METRICS = ("margin", "margin_share", "answered", "unanswered", "total_weight")
+NUMERIC_OPS = ("at_least", "at_most", "more_than", "less_than")
+PROFILE_OPS = ("equals", "not_equals", *NUMERIC_OPS, "in", "in_catalogue", "present")
+
+Scalar = Union[str, int, float, bool]
+Locate = Callable[[tuple], SourceLocation]
+
+
+# --- conditions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerIs:
+    question: str
+    values: tuple[str, ...]
+    loc: SourceLocation = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ProfileTest:
+    field: str
+    op: str
+    value: Any
+    loc: SourceLocation = field(compare=False)
+
+
+@dataclass(frozen=True)
+class MetricTest:
+    metric: str
+    op: str
+    value: float
+    loc: SourceLocation = field(compare=False)
+
+
+@dataclass(frozen=True)
+class DecidedBy:
+    value: str
+    loc: SourceLocation = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Condition"
+
+
+Condition = Union[AnswerIs, ProfileTest, MetricTest, DecidedBy, AllOf, AnyOf, Not]
+
+
+def parse_condition(data: dict[str, Any], path: tuple, locate: Locate) -> Condition:
+    """A schema-valid `when:` mapping as a Condition tree."""
+    loc = locate(path)
+    if "all" in data:
+        return AllOf(tuple(parse_condition(c, path + ("all", i), locate) for i, c in enumerate(data["all"])))
+    if "any" in data:
+        return AnyOf(tuple(parse_condition(c, path + ("any", i), locate) for i, c in enumerate(data["any"])))
+    if "not" in data:
+        return Not(parse_condition(data["not"], path + ("not",), locate))
+    if "answer" in data:
+        values = data["is"] if isinstance(data["is"], list) else [data["is"]]
+        return AnswerIs(data["answer"], tuple(values), loc)
+    if "decided_by" in data:
+        return DecidedBy(data["decided_by"], loc)
+    subject = "metric" if "metric" in data else "profile"
+    (op,) = [k for k in data if k != subject]
+    if subject == "metric":
+        return MetricTest(data["metric"], op, data[op], loc)
+    return ProfileTest(data["profile"], op, data[op], loc)
+
+
+def atoms(condition: Condition | None) -> Iterator[Condition]:
+    """Every leaf test in a condition."""
+    if condition is None:
+        return
+    if isinstance(condition, (AllOf, AnyOf)):
+        for item in condition.items:
+            yield from atoms(item)
+    elif isinstance(condition, Not):
+        yield from atoms(condition.item)
+    else:
+        yield condition
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: str
+    summary: str
+    means: tuple[str, ...]
+    caveats: tuple[str, ...]
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    label: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    help: str
+    theme: str
+    informational: bool
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One vote: an answer to a question favours an option with a weight."""
+
+    id: str
+    question: str
+    answer: str
+    favours: str
+    weight: float
+    rationale: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Override:
+    id: str
+    priority: int
+    when: Condition
+    effect: str  # "recommend" or "review"
+    option: str | None  # the option recommended, for effect "recommend"
+    reason: str
+    revisit_when: str | None
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    id: str
+    description: str
+    items: tuple[str, ...]
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Derived:
+    id: str
+    question: str
+    answer: str
+    priority: int
+    when: Condition
+    explanation: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class ConfidenceRule:
+    id: str
+    level: str
+    when: Condition | None
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Level:
+    id: str
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    tie_break: str
+    tie_break_reason: str
+    confidence: tuple[ConfidenceRule, ...]
+    levels: dict[str, Level]
+    tie_break_loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class NextStep:
+    id: str
+    option: str
+    priority: int
+    when: Condition | None
+    text: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class ChangelogEntry:
+    version: str
+    date: str
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    name: str
+    version: str
+    changelog: tuple[ChangelogEntry, ...]
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything in a rules directory, checked; `digest` identifies the content."""
+
+    manifest: Manifest
+    options: tuple[Option, ...]
+    themes: tuple[Theme, ...]
+    questions: tuple[Question, ...]
+    factors: tuple[Factor, ...]
+    overrides: tuple[Override, ...]
+    catalogues: dict[str, Catalogue]
+    derived: tuple[Derived, ...]
+    policy: Policy
+    next_steps: tuple[NextStep, ...]
+    digest: str
+    source: str
+    content: dict[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def option(self, option_id: str) -> Option:
+        return next(o for o in self.options if o.id == option_id)
+
+    def question(self, question_id: str) -> Question:
+        return next(q for q in self.questions if q.id == question_id)
+
+    def all_rule_ids(self) -> list[str]:
+        """Ids of every YAML rule that compiles to an engine rule (for coverage)."""
+        return (
+            [d.id for d in self.derived]
+            + [f.id for f in self.factors]
+            + [o.id for o in self.overrides]
+            + [c.id for c in self.policy.confidence]
+            + [n.id for n in self.next_steps]
+        )
+
+    def profile_fields(self) -> dict[str, str]:
+        """Profile fields named by any rule, with the kind of value they need: number, text or boolean."""
+        kinds: dict[str, str] = {}
+        conditions = [d.when for d in self.derived] + [o.when for o in self.overrides]
+        conditions += [c.when for c in self.policy.confidence] + [n.when for n in self.next_steps]
+        for condition in conditions:
+            for atom in atoms(condition):
+                if isinstance(atom, ProfileTest):
+                    kinds.setdefault(atom.field, _kind_of(atom))
+        return kinds
+
+
+def _kind_of(test: ProfileTest) -> str:
+    if test.op in NUMERIC_OPS:
+        return "number"
+    if test.op == "present":
+        return "any"
+    sample = test.value[0] if isinstance(test.value, list) and test.value else test.value
+    if isinstance(sample, bool):
+        return "boolean"
+    if isinstance(sample, (int, float)):
+        return "number"
+    return "text"

@@ -1,0 +1,60 @@
+"""Writing results: atomically, and never over a file the user wrote.
+
+A file is replaced only if it is absent, was written by this tool (it carries `GENERATOR_MARK`),
+or the user passed `--force`. Writes go to a temporary file in the same folder, then `os.replace`,
+so a crash leaves the old file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import InputError, SourceLocation
+from .paths import display
+
+GENERATOR_MARK = "rostering-advisor"
+_SNIFF_BYTES = 4096
+
+
+def made_by_us(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return GENERATOR_MARK.encode() in handle.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+
+
+def write_atomic(path: Path, text: str, *, force: bool = False) -> None:
+    """Write `text` to `path` (UTF-8), refusing to replace a file this tool did not write."""
+    path = Path(path)
+    name = display(path)
+    if path.is_dir():
+        raise InputError.at(SourceLocation(name), "is a directory; give a file name")
+    if path.exists() and not force and not made_by_us(path):
+        raise InputError.at(
+            SourceLocation(name), "already exists and was not written by rostering-advisor; use --force to replace it"
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError.at(SourceLocation(name), f"the folder {display(folder)} does not exist")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError.at(SourceLocation(name), f"cannot write here: {exc.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError.at(SourceLocation(name), f"cannot write: {exc.strerror}") from None
+        raise

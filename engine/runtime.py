@@ -1,0 +1,285 @@
+"""Run compiled rules in durable_rules: intake facts in, Outcomes out, with a trace of every firing.
+
+The one adapter around durable_rules (keep the engine swappable behind it). Hygiene it enforces:
+
+* one private `Host` per process, without the two timer threads `Host.__init__` starts (they
+  would dispatch actions concurrently with us); all calls hold one lock, as the C core is not
+  thread-safe;
+* rulesets registered once per rules digest and reused (durable_rules never frees them);
+* facts asserted in batches of at most `BATCH` sessions (past ~1,024 live sessions the C core
+  fails or crashes), actions dispatched synchronously, and every session's state deleted afterwards;
+* our actions run in our own loop, so an exception inside one is raised here instead of being
+  swallowed into the session state; durable_rules' own refusals (a fact no rule handles, a fact
+  asserted twice) become `EngineError`s naming the fact;
+* identical intakes are evaluated once (a bounded memo), since most what-if variants repeat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import durable_rules_engine as _core
+from durable.engine import Host
+
+from .compiler import Action, Program
+from .errors import EngineError
+
+BATCH = 500
+MEMO_SIZE = 4096
+
+_LOCK = threading.RLock()
+_SESSIONS = itertools.count(1)
+
+
+class _QuietHost(Host):
+    """A Host whose rulesets we dispatch ourselves: no timer threads, no durable-side actions."""
+
+    def _run(self) -> None:  # Host.__init__ would start two dispatching timer threads here
+        return None
+
+    def get_action(self, action_name: str):  # durable wants a callable per rule; ours run in `_drain`
+        return _unused_action
+
+
+def _unused_action(closure: Any) -> None:
+    raise EngineError("durable_rules dispatched an action outside the advisor's own loop")
+
+
+_HOST: _QuietHost | None = None
+_HANDLES: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing: the YAML rule id, its kind, and the index of the fact it matched."""
+
+    rule: str
+    kind: str
+    fact: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine concluded for one intake."""
+
+    answers: dict[str, str]
+    derived: dict[str, str]
+    votes: tuple[str, ...]
+    overrides: tuple[str, ...]
+    scores: dict[str, float]
+    metrics: dict[str, float]
+    option: str
+    decided_by: str
+    decision_rule: str
+    confidence: str
+    next_steps: tuple[str, ...]
+    trace: tuple[Firing, ...]
+    facts: tuple[dict[str, Any], ...]
+
+    def fired(self) -> set[str]:
+        return {f.rule for f in self.trace}
+
+
+def _handle_for(program: Program) -> Any:
+    global _HOST
+    with _LOCK:
+        if _HOST is None:
+            _HOST = _QuietHost()
+        if program.name not in _HANDLES:
+            _HOST.register_rulesets({program.name: program.engine_definition()})
+            # durable_rules keeps the C handle on its Ruleset object; we drive that handle directly.
+            _HANDLES[program.name] = _HOST.get_ruleset(program.name)._handle
+        return _HANDLES[program.name]
+
+
+class _Session:
+    """The record of one evaluation while its actions fire."""
+
+    __slots__ = ("sid", "facts", "current", "trace", "votes", "overrides", "decision", "confidence", "next_steps")
+
+    def __init__(self, sid: str, intake: dict[str, Any]) -> None:
+        self.sid = sid
+        self.facts: list[dict[str, Any]] = [intake]
+        self.current: dict[str, int] = {"intake": 0}
+        self.trace: list[Firing] = []
+        self.votes: list[Action] = []
+        self.overrides: list[Action] = []
+        self.decision: tuple[dict[str, Any], Action] | None = None
+        self.confidence: Action | None = None
+        self.next_steps: list[str] = []
+
+    def add_fact(self, fact: dict[str, Any]) -> None:
+        self.current[fact["t"]] = len(self.facts)
+        self.facts.append(fact)
+
+
+class Engine:
+    """Evaluates intakes against one compiled Program."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._handle = _handle_for(program)
+        self._memo: OrderedDict[tuple, Outcome] = OrderedDict()
+
+    def evaluate(self, intakes: Iterable[dict[str, Any]]) -> list[Outcome]:
+        """Outcomes for intakes (facts without `sid`), in order; identical intakes run once."""
+        keys = []
+        todo: dict[tuple, dict[str, Any]] = {}
+        results: dict[tuple, Outcome] = {}
+        for intake in intakes:
+            key = tuple(sorted(intake.items()))
+            keys.append(key)
+            if key in self._memo:
+                results[key] = self._memo[key]
+                self._memo.move_to_end(key)
+            elif key not in todo:
+                todo[key] = intake
+        pending = list(todo.items())
+        for start in range(0, len(pending), BATCH):
+            chunk = pending[start : start + BATCH]
+            for (key, _), outcome in zip(chunk, self._run([intake for _, intake in chunk])):
+                results[key] = outcome
+                self._remember(key, outcome)
+        return [results[key] for key in keys]
+
+    def _remember(self, key: tuple, outcome: Outcome) -> None:
+        self._memo[key] = outcome
+        self._memo.move_to_end(key)
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+
+    def _run(self, intakes: list[dict[str, Any]]) -> list[Outcome]:
+        sessions = {}
+        facts = []
+        for intake in intakes:
+            sid = str(next(_SESSIONS))
+            fact = dict(intake, sid=sid)
+            sessions[sid] = _Session(sid, fact)
+            facts.append(fact)
+        with _LOCK:
+            try:
+                self._assert(_core.assert_facts, facts)
+                self._drain(sessions)
+            finally:
+                for sid in sessions:
+                    _core.delete_state(self._handle, sid)
+        return [self._outcome(s) for s in sessions.values()]
+
+    def _assert(self, call: Any, payload: Any) -> None:
+        try:
+            result = call(self._handle, json.dumps(payload, ensure_ascii=False))
+        except Exception as exc:  # the C core raises bare Exceptions with an error code
+            raise EngineError(f"the rules engine refused a fact: {exc}") from None
+        code = result[0] if isinstance(result, (list, tuple)) else 0
+        if code == 1:
+            raise EngineError(f"no rule handles the fact {_brief(payload)}: the compiled rules are incomplete")
+        if code == 2:
+            raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
+
+    def _drain(self, sessions: dict[str, _Session]) -> None:
+        """Run queued actions until none is left: lowest `pri` first within each session."""
+        while True:
+            started = _core.start_action(self._handle)
+            if not started:
+                return
+            _, message, state_handle = started
+            while message:
+                try:
+                    ((engine_rule, bound),) = json.loads(message).items()
+                    fact = bound["m"]
+                    session = sessions[fact["sid"]]
+                    self._act(self.program.actions[engine_rule], fact, session)
+                except BaseException:
+                    _core.abandon_action(self._handle, state_handle)
+                    raise
+                message = _core.complete_and_start_action(self._handle, state_handle)
+
+    def _act(self, action: Action, fact: dict[str, Any], session: _Session) -> None:
+        session.trace.append(Firing(action.rule, action.kind, session.current[fact["t"]]))
+        kind = action.kind
+        if kind == "vote":
+            session.votes.append(action)
+        elif kind == "override":
+            session.overrides.append(action)
+        elif kind == "derive":
+            question = action.params["question"]
+            updated = dict(fact, **{f"a_{question}": action.params["answer"], f"d_{question}": action.rule})
+            self._assert(_core.retract_fact, fact)
+            self._assert(_core.assert_fact, updated)
+            session.add_fact(updated)
+        elif kind == "tally":
+            tally = dict(fact, t="tally", **self._tally(fact, session))
+            session.add_fact(tally)
+            self._assert(_core.assert_fact, tally)
+        elif kind == "decide":
+            decision = dict(fact, t="decision", option=action.params["option"], decided_by=action.params["by"])
+            session.decision = (decision, action)
+            session.add_fact(decision)
+            self._assert(_core.assert_fact, decision)
+        elif kind == "confidence":
+            session.confidence = action
+        elif kind == "next_step":
+            session.next_steps.append(action.rule)
+        else:  # pragma: no cover - the compiler emits only the kinds above
+            raise EngineError(f"unknown action kind {kind!r}")
+
+    def _tally(self, intake: dict[str, Any], session: _Session) -> dict[str, Any]:
+        """Score metrics from the votes cast; flags for the fired overrides that recommend."""
+        scores = {option: 0.0 for option in self.program.options}
+        for vote in session.votes:
+            scores[vote.params["option"]] += vote.params["weight"]
+        ranked = sorted(scores.values(), reverse=True)
+        margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+        total = sum(scores.values())
+        leader = "tie" if margin == 0 else max(scores, key=lambda o: scores[o])
+        unanswered = sum(1 for q in self.program.questions if intake[f"a_{q}"] == "unknown")
+        out: dict[str, Any] = {f"s_{o}": v for o, v in scores.items()}
+        out.update(
+            leader=leader,
+            m_margin=margin,
+            m_margin_share=round(margin / total, 6) if total else 0.0,
+            m_total_weight=total,
+            m_answered=len(self.program.questions) - unanswered,
+            m_unanswered=unanswered,
+        )
+        for override in session.overrides:
+            if override.params["effect"] == "recommend":
+                out[f"o_{override.rule}"] = 1
+        return out
+
+    def _outcome(self, session: _Session) -> Outcome:
+        if session.decision is None or session.confidence is None:
+            raise EngineError(
+                f"the rules reached no {'decision' if session.decision is None else 'confidence level'} "
+                f"for the answers {_brief(session.facts[0])}"
+            )
+        decision, decided = session.decision
+        intake = session.facts[session.current["intake"]]
+        program = self.program
+        for fact in session.facts:
+            fact.pop("sid", None)
+        return Outcome(
+            answers={q: intake[f"a_{q}"] for q in program.questions},
+            derived={q: intake[f"d_{q}"] for q in program.questions if f"d_{q}" in intake},
+            votes=tuple(v.rule for v in session.votes),
+            overrides=tuple(o.rule for o in session.overrides),
+            scores={o: decision[f"s_{o}"] for o in program.options},
+            metrics={k[2:]: v for k, v in decision.items() if k.startswith("m_")},
+            option=decision["option"],
+            decided_by=decision["decided_by"],
+            decision_rule=decided.rule,
+            confidence=session.confidence.params["level"],
+            next_steps=tuple(session.next_steps),
+            trace=tuple(session.trace),
+            facts=tuple(session.facts),
+        )
+
+
+def _brief(payload: Any) -> str:
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 200 else text[:197] + "..."
