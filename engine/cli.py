@@ -21,6 +21,10 @@ def _validate(args: argparse.Namespace) -> int:
     from .rulebook import load_rules
 
     rules = load_rules(_rules_arg(args, args.dir))
+    if args.exhaustive:
+        from .exhaustive import command
+
+        return command(rules, sys.stdout, sys.stderr)
     print(
         f"{rules.source}: ok — {rules.manifest.name} {rules.version}: {len(rules.questions)} questions, "
         f"{len(rules.factors)} factor rules, {len(rules.overrides)} overrides, {len(rules.derived)} derived answers, "
@@ -34,8 +38,43 @@ def _recommend(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if args.format == "json":
+        text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        from .documents import Renderer, generation_date
+
+        renderer = Renderer(args.templates)
+        text = renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
     return _emit(text, args)
+
+
+def _context(args: argparse.Namespace) -> int:
+    from .advisor import Advisor
+    from .documents import Renderer, generation_date
+
+    advisor = Advisor.load(args.rules)
+    recommendation = advisor.recommend(advisor.read(args.file))
+    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date))
+    sys.stdout.write(json.dumps(context, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .regress import command
+
+    return command(args, sys.stdout, sys.stderr)
+
+
+def _impact(args: argparse.Namespace) -> int:
+    from .impact import command
+
+    return command(args, sys.stdout, sys.stderr)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import command
+
+    return command(args, sys.stdout, sys.stderr)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -86,14 +125,50 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    def documents(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
+        sub.add_argument("--date", metavar="YYYY-MM-DD", help="generation date (default: $SOURCE_DATE_EPOCH, else today)")
+
     sub = command("validate", _validate, "check the rules and print a one-line summary")
     sub.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="rules folder to check")
+    sub.add_argument("--exhaustive", action="store_true", help="also evaluate all 8,192 yes/no answer combinations")
 
     sub = command("recommend", _recommend, "recommend a rostering method for one district's answers file")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
-    sub.add_argument("--format", choices=("json",), default="json")
+    sub.add_argument("--format", choices=("json", "md", "html"), default="json")
+    sub.add_argument("--template", metavar="NAME_OR_PATH", help="render with this template instead of the format's own")
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
+    documents(sub)
+
+    sub = command("context", _context, "print the template context of one district's advice as JSON")
+    sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
+    documents(sub)
+
+    sub = command("test", _test, "run the example districts against the rules and templates")
+    sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
+    sub.add_argument("--update", action="store_true", help="rewrite the golden documents (and only them)")
+    sub.add_argument("-k", dest="pattern", metavar="PATTERN", help="run only examples whose name contains PATTERN")
+    sub.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    sub.add_argument("--min-coverage", type=float, metavar="PCT", help="fail when fewer than PCT%% of rules fired")
+    documents(sub)
+
+    sub = command("impact", _impact, "compare two versions of the rules: what changes, and for whom")
+    base = sub.add_mutually_exclusive_group(required=True)
+    base.add_argument("--base", metavar="REF", help="git revision whose rules/ is the base")
+    base.add_argument("--base-dir", type=Path, metavar="DIR", help="another rules folder as the base")
+    sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
+    sub.add_argument("--format", choices=("md", "json"), default="md")
+    sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the number of cores)")
+
+    sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
+    sub.add_argument("input", type=Path, metavar="INPUT", help="CSV file, JSON Lines file, or folder of answers files")
+    sub.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
+    sub.add_argument("--format", default="md", metavar="FORMATS", help="comma-separated: md, html, json (default: md)")
+    sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the number of cores)")
+    sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
+    sub.add_argument("--quiet", action="store_true", help="no progress output")
+    documents(sub)
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")
