@@ -41,15 +41,13 @@ class WhatIf:
 
 @dataclass(frozen=True)
 class OpenQuestion:
-    """An unknown question and the options each possible answer can lead to (counts of combinations)."""
+    """An unknown question: the options each answer leads to (counted over the combinations of the
+    other unknowns), and whether answering it could, on its own, change the option."""
 
     question: str
     if_yes: dict[str, int]
     if_no: dict[str, int]
-
-    @property
-    def could_change(self) -> bool:
-        return len(set(self.if_yes) | set(self.if_no)) > 1
+    could_change: bool
 
 
 @dataclass(frozen=True)
@@ -256,11 +254,17 @@ class _Plan:
     def open_questions(self, outcomes: list[Outcome]) -> tuple[OpenQuestion, ...]:
         out = []
         for question in self.unknowns:
-            by_answer = {"yes": [], "no": []}
+            by_answer: dict[str, list[str]] = {"yes": [], "no": []}
+            # combinations that differ only in this question: does its answer alone move the option?
+            pairs: dict[tuple, set[str]] = {}
             for answers, outcome in zip(self.combinations, outcomes):
-                if question in answers and answers[question] in by_answer:
-                    by_answer[answers[question]].append(outcome.option)
-            out.append(OpenQuestion(question, _count(by_answer["yes"]), _count(by_answer["no"])))
+                value = answers[question]
+                if value in by_answer:
+                    by_answer[value].append(outcome.option)
+                    others = tuple(answers[q] for q in self.unknowns if q != question)
+                    pairs.setdefault(others, set()).add(outcome.option)
+            could_change = any(len(options) > 1 for options in pairs.values())
+            out.append(OpenQuestion(question, _count(by_answer["yes"]), _count(by_answer["no"]), could_change))
         return tuple(out)
 
 

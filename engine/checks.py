@@ -8,7 +8,8 @@ import itertools
 import re
 from typing import Any, Callable, Iterable
 
-from .errors import Diagnostic, SourceLocation, did_you_mean
+from .errors import Diagnostic, InputError, SourceLocation, did_you_mean
+from .loader import Document
 from .model import (
     ANSWERS,
     AllOf,
@@ -32,6 +33,18 @@ _MAX_ENUMERATED_VARIABLES = 14
 Locator = Callable[[str], Callable[[tuple], SourceLocation]]
 
 
+def check_format(manifest: Document) -> None:
+    """Refuse rules written in a rule-language format this engine does not know, before anything else."""
+    data = manifest.data
+    declared = data.get("format") if isinstance(data, dict) else None
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared not in SUPPORTED_FORMATS:
+        raise InputError.at(
+            manifest.locate(("format",)),
+            f"rule-language format {declared} is not supported by this version of the engine "
+            f"(supported: {', '.join(map(str, SUPPORTED_FORMATS))}); upgrade rostering-advisor",
+        )
+
+
 def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     """Every semantic problem in `rules`, in file order."""
     problems: list[Diagnostic] = []
@@ -47,14 +60,7 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     question_ids = [q.id for q in rules.questions]
     theme_ids = [t.id for t in rules.themes]
 
-    # the manifest
-    if rules.manifest.format not in SUPPORTED_FORMATS:
-        report(
-            "manifest",
-            ("format",),
-            f"rule-language format {rules.manifest.format} is not supported by this version of the "
-            f"engine (supported: {', '.join(map(str, SUPPORTED_FORMATS))})",
-        )
+    # the manifest (its format was checked on loading)
     if not _SEMVER.match(rules.manifest.version):
         report("manifest", ("version",), f"version '{rules.manifest.version}' must look like 1.2.3 (semver)")
 

@@ -65,6 +65,8 @@ def load_rules(folder: Path | None = None) -> Rules:
         except InputError as error:
             problems.extend(error.diagnostics)
             continue
+        if stem == "manifest":
+            checks.check_format(doc)
         found = validate(doc, schemas[f"{stem}.schema.json"])
         problems.extend(found)
         if not found:

@@ -162,12 +162,17 @@ class Engine:
             sessions[sid] = _Session(sid, fact)
             facts.append(fact)
         with _LOCK:
+            # If durable_rules refuses the batch, its sessions are left half-made and deleting them
+            # corrupts its heap (seen: munmap_chunk abort), so they are only deleted after success.
+            self._assert(_core.assert_facts, facts)
             try:
-                self._assert(_core.assert_facts, facts)
                 self._drain(sessions)
             finally:
                 for sid in sessions:
-                    _core.delete_state(self._handle, sid)
+                    try:
+                        _core.delete_state(self._handle, sid)
+                    except Exception:  # error 309: already gone
+                        pass
         return [self._outcome(s) for s in sessions.values()]
 
     def _assert(self, call: Any, payload: Any) -> None:
@@ -189,14 +194,17 @@ class Engine:
                 return
             _, message, state_handle = started
             while message:
+                engine_rule = "?"
                 try:
                     ((engine_rule, bound),) = json.loads(message).items()
                     fact = bound["m"]
                     session = sessions[fact["sid"]]
                     self._act(self.program.actions[engine_rule], fact, session)
-                except BaseException:
+                except BaseException as exc:
                     _core.abandon_action(self._handle, state_handle)
-                    raise
+                    if isinstance(exc, (EngineError, KeyboardInterrupt, SystemExit)):
+                        raise
+                    raise EngineError(f"the action of rule '{engine_rule}' failed: {exc!r}") from exc
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
     def _act(self, action: Action, fact: dict[str, Any], session: _Session) -> None:

@@ -77,8 +77,8 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
             return Diagnostic(doc.locate(path + (key,), key=True), message, format_path(path))
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
-        what = "the file" if not path else f"'{_field(path)}'"
-        return Diagnostic(doc.locate(path), f"{what} is missing the required field '{missing}'", format_path(path))
+        what = "the file" if not path else format_path(path)
+        return Diagnostic(doc.locate(path), f"{what} is missing the required field '{missing}'")
     return Diagnostic(doc.locate(path), _message(error, path), format_path(path) if len(path) > 1 else "")
 
 
@@ -94,6 +94,9 @@ def _intended(error: ValidationError) -> ValidationError:
                 if needed and needed <= set(instance):
                     chosen = index
                     break
+        else:
+            typed = [i for i, branch in enumerate(branches) if _accepts_type(branch, instance)]
+            chosen = typed[0] if len(typed) == 1 else None
         if chosen is None:
             return error
         sub = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == chosen]
@@ -110,6 +113,26 @@ def _discriminators(branch: dict[str, Any]) -> set[str]:
         return _discriminators(target) if isinstance(target, dict) else set()
     required = branch.get("required") or []
     return {required[0]} if required else set()
+
+
+_JSON_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict, "null": type(None)}
+
+
+def _accepts_type(branch: dict[str, Any], instance: Any) -> bool:
+    """Whether a branch's declared `type` admits the instance's JSON type."""
+    if "$ref" in branch:
+        branch = _resolve_ref(branch["$ref"]) or {}
+    declared = branch.get("type")
+    if declared is None:
+        return False
+    kinds = declared if isinstance(declared, list) else [declared]
+    for kind in kinds:
+        if kind in ("number", "integer"):
+            if isinstance(instance, (int, float)) and not isinstance(instance, bool):
+                return True
+        elif isinstance(instance, _JSON_TYPES.get(kind, ())) and not (kind != "boolean" and isinstance(instance, bool)):
+            return True
+    return False
 
 
 def _resolve_ref(ref: str) -> Any:
