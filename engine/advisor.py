@@ -23,7 +23,7 @@ from .compiler import Program, compile_rules, encode_intake
 from .model import Rules
 from .output import GENERATOR_MARK
 from .rulebook import load_rules
-from .runtime import Engine, Outcome
+from .runtime import Engine, Outcome, Verdict
 
 MAX_COMBINED_UNKNOWNS = 8
 _PROGRAMS: dict[str, Program] = {}
@@ -36,7 +36,7 @@ class WhatIf:
     question: str
     answer: str  # the district's (final) answer
     changed_to: str
-    outcome: Outcome
+    outcome: Verdict
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class Advisor:
             for district, plan in zip(districts, plans)
             for answers in plan.answer_sets()
         ]
-        outcomes = iter(self.engine.evaluate(variants))
+        outcomes = iter(self.engine.decide(variants))
         results = []
         for district, main, plan in zip(districts, mains, plans):
             combos = [next(outcomes) for _ in plan.combinations]
@@ -251,7 +251,7 @@ class _Plan:
     def answer_sets(self) -> list[dict[str, str]]:
         return self.combinations + [answers for _, answers in self.flips]
 
-    def open_questions(self, outcomes: list[Outcome]) -> tuple[OpenQuestion, ...]:
+    def open_questions(self, outcomes: list[Verdict]) -> tuple[OpenQuestion, ...]:
         out = []
         for question in self.unknowns:
             by_answer: dict[str, list[str]] = {"yes": [], "no": []}

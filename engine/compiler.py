@@ -26,7 +26,7 @@ satisfies a comparison, and its negation always holds.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .model import (
@@ -66,6 +66,12 @@ class Action:
     kind: str  # derive | vote | override | tally | decide | confidence | next_step
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
+    matches: str = ""  # the type of fact the rule matches: intake, tally or decision
+
+    @property
+    def reads_fact(self) -> bool:
+        """Whether the action needs the matched fact's content (the others need only its session)."""
+        return self.kind in ("derive", "tally", "decide")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class Program:
     profile_fields: tuple[str, ...]
     options: tuple[str, ...]
     recommend_overrides: tuple[str, ...]
+    derivable: tuple[str, ...] = ()  # questions some derived rule can answer
+    decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
 
     def engine_definition(self) -> dict[str, Any]:
         """A fresh copy for durable_rules, which consumes the `run` entries it is given."""
@@ -97,11 +105,16 @@ def normalise(value: Any) -> Any:
 
 
 def encode_intake(program: Program, answers: dict[str, str], profile: dict[str, Any]) -> dict[str, Any]:
-    """The intake fact for one district (without `sid`): only the profile fields rules use."""
+    """The intake fact for one district (without `sid`): only the profile fields rules read.
+
+    When no derivable question is left unknown, derived rules cannot fire, so only the fields read
+    beyond derivation go in: what-if variants of many districts then share one memoised result.
+    """
     fact: dict[str, Any] = {"t": "intake"}
     for question in program.questions:
         fact[f"a_{question}"] = answers.get(question, "unknown")
-    for name in program.profile_fields:
+    open_derivable = any(fact[f"a_{q}"] == "unknown" for q in program.derivable)
+    for name in program.profile_fields if open_derivable else program.decision_profile_fields:
         value = profile.get(name)
         if value is not None:
             fact[f"p_{name}"] = normalise(value)
@@ -119,7 +132,7 @@ def compile_rules(rules: Rules) -> Program:
         if condition is not None:
             test = {"$and": [test, condition]}
         definition[engine_name] = {"all": [{"m": test}], "pri": pri, "run": engine_name}
-        actions[engine_name] = action
+        actions[engine_name] = replace(action, matches=fact_type)
 
     def when(condition: Condition | None) -> dict[str, Any] | None:
         return None if condition is None else _expression(condition, catalogues, negate=False)
@@ -210,6 +223,8 @@ def compile_rules(rules: Rules) -> Program:
         profile_fields=tuple(sorted(rules.profile_fields())),
         options=tuple(o.id for o in rules.options),
         recommend_overrides=tuple(o.id for o in deciding),
+        derivable=tuple(sorted({d.question for d in rules.derived})),
+        decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
     )
 
 

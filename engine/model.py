@@ -267,10 +267,15 @@ class Rules:
             + [n.id for n in self.next_steps]
         )
 
-    def profile_fields(self) -> dict[str, str]:
-        """Profile fields named by any rule, with the kind of value they need: number, text or boolean."""
+    def profile_fields(self, *, beyond_derivation: bool = False) -> dict[str, str]:
+        """Profile fields named by rules, with the kind of value they need: number, text or boolean.
+
+        `beyond_derivation`: only those named outside derived-answer rules, i.e. the fields that
+        still matter once every answer is given explicitly.
+        """
         kinds: dict[str, str] = {}
-        conditions = [d.when for d in self.derived] + [o.when for o in self.overrides]
+        conditions = [] if beyond_derivation else [d.when for d in self.derived]
+        conditions += [o.when for o in self.overrides]
         conditions += [c.when for c in self.policy.confidence] + [n.when for n in self.next_steps]
         for condition in conditions:
             for atom in atoms(condition):

@@ -30,7 +30,8 @@ from .compiler import Action, Program
 from .errors import EngineError
 
 BATCH = 500
-MEMO_SIZE = 4096
+MEMO_SIZE = 4096  # whole outcomes (~10 KB each)
+VERDICT_MEMO_SIZE = 1 << 18  # verdicts (~0.3 KB each with their key)
 
 _LOCK = threading.RLock()
 _SESSIONS = itertools.count(1)
@@ -118,40 +119,54 @@ class _Session:
         self.facts.append(fact)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The part of an Outcome that what-if analysis needs; small enough to memoise by the thousand."""
+
+    option: str
+    confidence: str
+    decided_by: str
+
+
 class Engine:
     """Evaluates intakes against one compiled Program."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
         self._handle = _handle_for(program)
-        self._memo: OrderedDict[tuple, Outcome] = OrderedDict()
+        self._outcomes: OrderedDict[tuple, Outcome] = OrderedDict()
+        self._verdicts: OrderedDict[tuple, Verdict] = OrderedDict()
 
     def evaluate(self, intakes: Iterable[dict[str, Any]]) -> list[Outcome]:
         """Outcomes for intakes (facts without `sid`), in order; identical intakes run once."""
+        return self._memoised(intakes, self._outcomes, MEMO_SIZE, lambda outcome: outcome)
+
+    def decide(self, intakes: Iterable[dict[str, Any]]) -> list[Verdict]:
+        """Just the verdicts, from a much larger memo: what-if variants repeat across districts."""
+        return self._memoised(
+            intakes, self._verdicts, VERDICT_MEMO_SIZE, lambda o: Verdict(o.option, o.confidence, o.decided_by)
+        )
+
+    def _memoised(self, intakes: Iterable[dict[str, Any]], memo: OrderedDict, size: int, keep: Any) -> list:
         keys = []
         todo: dict[tuple, dict[str, Any]] = {}
-        results: dict[tuple, Outcome] = {}
+        results: dict[tuple, Any] = {}
         for intake in intakes:
             key = tuple(sorted(intake.items()))
             keys.append(key)
-            if key in self._memo:
-                results[key] = self._memo[key]
-                self._memo.move_to_end(key)
+            if key in memo:
+                results[key] = memo[key]
+                memo.move_to_end(key)
             elif key not in todo:
                 todo[key] = intake
         pending = list(todo.items())
         for start in range(0, len(pending), BATCH):
             chunk = pending[start : start + BATCH]
             for (key, _), outcome in zip(chunk, self._run([intake for _, intake in chunk])):
-                results[key] = outcome
-                self._remember(key, outcome)
+                results[key] = memo[key] = keep(outcome)
+        while len(memo) > size:
+            memo.popitem(last=False)
         return [results[key] for key in keys]
-
-    def _remember(self, key: tuple, outcome: Outcome) -> None:
-        self._memo[key] = outcome
-        self._memo.move_to_end(key)
-        while len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
 
     def _run(self, intakes: list[dict[str, Any]]) -> list[Outcome]:
         sessions = {}
@@ -177,7 +192,7 @@ class Engine:
 
     def _assert(self, call: Any, payload: Any) -> None:
         try:
-            result = call(self._handle, json.dumps(payload, ensure_ascii=False))
+            result = call(self._handle, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
         except Exception as exc:  # the C core raises bare Exceptions with an error code
             raise EngineError(f"the rules engine refused a fact: {exc}") from None
         code = result[0] if isinstance(result, (list, tuple)) else 0
@@ -187,19 +202,24 @@ class Engine:
             raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
 
     def _drain(self, sessions: dict[str, _Session]) -> None:
-        """Run queued actions until none is left: lowest `pri` first within each session."""
+        """Run queued actions until none is left: lowest `pri` first within each session.
+
+        Messages are parsed only for actions that read their fact: the rule name leads the
+        message, and the session comes from the (small) state document.
+        """
+        actions = self.program.actions
         while True:
             started = _core.start_action(self._handle)
             if not started:
                 return
-            _, message, state_handle = started
+            state, message, state_handle = started
+            session = sessions[json.loads(state)["sid"]]
             while message:
-                engine_rule = "?"
+                engine_rule = message[2 : message.index('"', 2)]
                 try:
-                    ((engine_rule, bound),) = json.loads(message).items()
-                    fact = bound["m"]
-                    session = sessions[fact["sid"]]
-                    self._act(self.program.actions[engine_rule], fact, session)
+                    action = actions[engine_rule]
+                    fact = json.loads(message)[engine_rule]["m"] if action.reads_fact else None
+                    self._act(action, fact, session)
                 except BaseException as exc:
                     _core.abandon_action(self._handle, state_handle)
                     if isinstance(exc, (EngineError, KeyboardInterrupt, SystemExit)):
@@ -207,13 +227,19 @@ class Engine:
                     raise EngineError(f"the action of rule '{engine_rule}' failed: {exc!r}") from exc
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
-    def _act(self, action: Action, fact: dict[str, Any], session: _Session) -> None:
-        session.trace.append(Firing(action.rule, action.kind, session.current[fact["t"]]))
+    def _act(self, action: Action, fact: dict[str, Any] | None, session: _Session) -> None:
+        session.trace.append(Firing(action.rule, action.kind, session.current[action.matches]))
         kind = action.kind
         if kind == "vote":
             session.votes.append(action)
         elif kind == "override":
             session.overrides.append(action)
+        elif kind == "confidence":
+            session.confidence = action
+        elif kind == "next_step":
+            session.next_steps.append(action.rule)
+        elif fact is None:  # pragma: no cover - reads_fact lists the kinds below
+            raise EngineError(f"the action of {action.rule} needs its fact")
         elif kind == "derive":
             question = action.params["question"]
             updated = dict(fact, **{f"a_{question}": action.params["answer"], f"d_{question}": action.rule})
@@ -229,10 +255,6 @@ class Engine:
             session.decision = (decision, action)
             session.add_fact(decision)
             self._assert(_core.assert_fact, decision)
-        elif kind == "confidence":
-            session.confidence = action
-        elif kind == "next_step":
-            session.next_steps.append(action.rule)
         else:  # pragma: no cover - the compiler emits only the kinds above
             raise EngineError(f"unknown action kind {kind!r}")
 
