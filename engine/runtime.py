@@ -101,13 +101,14 @@ def _handle_for(program: Program) -> Any:
 class _Session:
     """The record of one evaluation while its actions fire."""
 
-    __slots__ = ("sid", "facts", "current", "trace", "votes", "overrides", "decision", "confidence", "next_steps")
+    __slots__ = ("sid", "facts", "current", "trace", "fired", "votes", "overrides", "decision", "confidence", "next_steps")
 
     def __init__(self, sid: str, intake: dict[str, Any]) -> None:
         self.sid = sid
         self.facts: list[dict[str, Any]] = [intake]
         self.current: dict[str, int] = {"intake": 0}
         self.trace: list[Firing] = []
+        self.fired: set[Firing] = set()
         self.votes: list[Action] = []
         self.overrides: list[Action] = []
         self.decision: tuple[dict[str, Any], Action] | None = None
@@ -228,7 +229,12 @@ class Engine:
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
     def _act(self, action: Action, fact: dict[str, Any] | None, session: _Session) -> None:
-        session.trace.append(Firing(action.rule, action.kind, session.current[action.matches]))
+        firing = Firing(action.rule, action.kind, session.current[action.matches])
+        if firing in session.fired:
+            # durable_rules activates a rule once per satisfied branch of an `$or`; ours fire once per fact
+            return
+        session.fired.add(firing)
+        session.trace.append(firing)
         kind = action.kind
         if kind == "vote":
             session.votes.append(action)

@@ -253,3 +253,9 @@ def test_concurrent_threads_get_correct_results(advisor: Advisor) -> None:
     for thread in threads:
         thread.join()
     assert all(results[i] == expected for i in range(4))
+
+
+def test_a_rule_fires_once_even_when_several_branches_of_its_condition_hold(advisor: Advisor) -> None:
+    result = advisor.recommend(district({"mobile_population": "yes"}))  # all three preconditions unknown
+    assert result.outcome.overrides == ("sync_preconditions_unconfirmed",)
+    assert [f.rule for f in result.outcome.trace].count("sync_preconditions_unconfirmed") == 1
