@@ -26,7 +26,7 @@ from .rulebook import load_rules
 from .runtime import Engine, Outcome, Verdict
 
 MAX_COMBINED_UNKNOWNS = 8
-_PROGRAMS: dict[str, Program] = {}
+_PROGRAMS: dict[str, tuple[Program, Program]] = {}  # digest -> (full, verdicts only)
 
 
 @dataclass(frozen=True)
@@ -189,9 +189,10 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            _PROGRAMS[rules.digest] = compile_rules(rules)
-        self.program = _PROGRAMS[rules.digest]
+            _PROGRAMS[rules.digest] = (compile_rules(rules), compile_rules(rules, next_steps=False))
+        self.program, verdicts = _PROGRAMS[rules.digest]
         self.engine = Engine(self.program)
+        self.verdicts = Engine(verdicts)
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
@@ -219,7 +220,7 @@ class Advisor:
             for district, plan in zip(districts, plans)
             for answers in plan.answer_sets()
         ]
-        outcomes = iter(self.engine.decide(variants))
+        outcomes = iter(self.verdicts.decide(variants))
         results = []
         for district, main, plan in zip(districts, mains, plans):
             combos = [next(outcomes) for _ in plan.combinations]

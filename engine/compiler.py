@@ -93,8 +93,8 @@ class Program:
         return copy.deepcopy(self.definition)
 
 
-def ruleset_name(rules: Rules) -> str:
-    return f"{FORMAT_TAG}_{rules.digest[:20]}"
+def ruleset_name(rules: Rules, *, next_steps: bool = True) -> str:
+    return f"{FORMAT_TAG}_{rules.digest[:20]}" + ("" if next_steps else "_verdicts")
 
 
 def normalise(value: Any) -> Any:
@@ -121,8 +121,12 @@ def encode_intake(program: Program, answers: dict[str, str], profile: dict[str, 
     return fact
 
 
-def compile_rules(rules: Rules) -> Program:
-    """The durable_rules ruleset for `rules`, named by their digest."""
+def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
+    """The durable_rules ruleset for `rules`, named by their digest.
+
+    `next_steps=False` leaves the next-step rules out: what-if variants need only the verdict,
+    and a quarter of a district's firings are next steps.
+    """
     definition: dict[str, Any] = {}
     actions: dict[str, Action] = {}
     catalogues = {name: c.items for name, c in rules.catalogues.items()}
@@ -205,7 +209,7 @@ def compile_rules(rules: Rules) -> Program:
         if rule.when is not None:
             earlier_levels.append(rule.when)
 
-    for index, rule in enumerate(rules.next_steps):
+    for index, rule in enumerate(rules.next_steps if next_steps else ()):
         chosen = {"option": rule.option}
         add(
             f"next_step/{rule.id}",
@@ -216,7 +220,7 @@ def compile_rules(rules: Rules) -> Program:
         )
 
     return Program(
-        name=ruleset_name(rules),
+        name=ruleset_name(rules, next_steps=next_steps),
         definition=definition,
         actions=actions,
         questions=tuple(q.id for q in rules.questions),

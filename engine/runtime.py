@@ -21,7 +21,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import durable_rules_engine as _core
 from durable.engine import Host
@@ -55,9 +55,11 @@ _HOST: _QuietHost | None = None
 _HANDLES: dict[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class Firing:
-    """One rule firing: the YAML rule id, its kind, and the index of the fact it matched."""
+class Firing(NamedTuple):
+    """One rule firing: the YAML rule id, its kind, and the index of the fact it matched.
+
+    A NamedTuple, not a dataclass: it is made ~20 times per evaluation and hashed once.
+    """
 
     rule: str
     kind: str
