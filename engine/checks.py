@@ -26,7 +26,8 @@ from .model import (
 
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
-FIXED_FACT_PROPERTIES = 16  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+FIXED_FACT_PROPERTIES = 16
+MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _MAX_ENUMERATED_VARIABLES = 14
 
@@ -168,6 +169,17 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
             )
 
     # engine limits
+    engine_rules = (
+        len(rules.derived) + len(rules.factors) + 2 * len(rules.overrides) + len(rules.options) + 2
+        + len(rules.policy.confidence) + len(rules.next_steps)
+    )
+    if engine_rules > MAX_ENGINE_RULES:
+        report(
+            "manifest",
+            (),
+            f"the rules compile to {engine_rules} engine rules; durable_rules fails beyond about 480, so at most "
+            f"{MAX_ENGINE_RULES} are allowed (merge or remove next steps, derived answers or overrides)",
+        )
     properties = 2 * len(rules.questions) + len(rules.profile_fields()) + len(rules.overrides) + FIXED_FACT_PROPERTIES
     if properties > MAX_FACT_PROPERTIES:
         report(

@@ -223,6 +223,10 @@ def _find_problem(doc: Document, text: str, name: str, message: str) -> SourceLo
         if second >= 0:
             line = text.count("\n", 0, second) + 1
             return SourceLocation(name, line, second - (text.rfind("\n", 0, second) + 1) + 1)
+    digits = re.search(r"\d{%d,}" % (MAX_NUMBER_DIGITS + 1), text)
+    if "too large" in message and digits:
+        at = digits.start()
+        return SourceLocation(name, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
     for token in ("NaN", "Infinity"):
         if token in message and token in text:
             at = text.find(token)
