@@ -56,8 +56,17 @@ def normalise_answer(value: Any) -> str | None:
     return None
 
 
+_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
 def answers_schema(rules: Rules) -> dict[str, Any]:
     """The JSON Schema of an answers file for these rules (what `rostering-advisor schema` writes)."""
+    if rules.digest not in _SCHEMAS:
+        _SCHEMAS[rules.digest] = _build_answers_schema(rules)
+    return _SCHEMAS[rules.digest]
+
+
+def _build_answers_schema(rules: Rules) -> dict[str, Any]:
     answer_value = {
         "anyOf": [
             {"enum": ["yes", "no", "unknown"]},

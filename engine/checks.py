@@ -29,7 +29,7 @@ MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 prop
 FIXED_FACT_PROPERTIES = 16
 MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-_MAX_ENUMERATED_VARIABLES = 14
+_MAX_ENUMERATED_WORLDS = 20_000  # beyond this the check is skipped rather than slow
 
 Locator = Callable[[str], Callable[[tuple], SourceLocation]]
 
@@ -207,7 +207,7 @@ def _implies(premise: Condition, conclusion: Condition) -> bool:
     """
     questions = sorted({a.question for a in _all_atoms(premise, conclusion) if isinstance(a, AnswerIs)})
     tests = sorted({a for a in _all_atoms(premise, conclusion) if isinstance(a, ProfileTest)}, key=repr)
-    if len(questions) + len(tests) > _MAX_ENUMERATED_VARIABLES:
+    if len(ANSWERS) ** len(questions) * 2 ** len(tests) > _MAX_ENUMERATED_WORLDS:
         return False
     for answers in itertools.product(ANSWERS, repeat=len(questions)):
         given = dict(zip(questions, answers))

@@ -85,6 +85,7 @@ class Program:
     profile_fields: tuple[str, ...]
     options: tuple[str, ...]
     recommend_overrides: tuple[str, ...]
+    scored_questions: tuple[str, ...] = ()  # questions with factor rules: the ones the metrics count
     derivable: tuple[str, ...] = ()  # questions some derived rule can answer
     decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
 
@@ -227,6 +228,7 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         profile_fields=tuple(sorted(rules.profile_fields())),
         options=tuple(o.id for o in rules.options),
         recommend_overrides=tuple(o.id for o in deciding),
+        scored_questions=tuple(q.id for q in rules.questions if any(f.question == q.id for f in rules.factors)),
         derivable=tuple(sorted({d.question for d in rules.derived})),
         decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
     )

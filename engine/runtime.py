@@ -275,14 +275,15 @@ class Engine:
         margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
         total = sum(scores.values())
         leader = "tie" if margin == 0 else max(scores, key=lambda o: scores[o])
-        unanswered = sum(1 for q in self.program.questions if intake[f"a_{q}"] == "unknown")
+        scored = self.program.scored_questions
+        unanswered = sum(1 for q in scored if intake[f"a_{q}"] == "unknown")
         out: dict[str, Any] = {f"s_{o}": v for o, v in scores.items()}
         out.update(
             leader=leader,
             m_margin=margin,
             m_margin_share=round(margin / total, 6) if total else 0.0,
             m_total_weight=total,
-            m_answered=len(self.program.questions) - unanswered,
+            m_answered=len(scored) - unanswered,
             m_unanswered=unanswered,
         )
         for override in session.overrides:

@@ -42,14 +42,21 @@ def packaged_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-@lru_cache(maxsize=None)
-def _validator_for(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), registry=_registry())
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator_for(schema: dict[str, Any]) -> Draft202012Validator:
+    """One validator per schema object (schemas are built once and cached by their makers)."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Draft202012Validator(schema, registry=_registry()))
+        _VALIDATORS[id(schema)] = cached
+    return cached[1]
 
 
 def validate(doc: Document, schema: dict[str, Any]) -> list[Diagnostic]:
     """All schema problems in `doc`, each at its node, in file order."""
-    validator = _validator_for(json.dumps(schema, sort_keys=True))
+    validator = _validator_for(schema)
     diagnostics = {_diagnose(doc, error) for error in validator.iter_errors(doc.data)}
     return sorted(diagnostics, key=lambda d: (d.location, d.message))
 

@@ -90,11 +90,12 @@ def evaluate(rules: Rules, answers: dict[str, str], profile: dict[str, Any] | No
     ordered = sorted(scores.values(), reverse=True)
     margin = ordered[0] - ordered[1]
     total = sum(scores.values())
-    unanswered = sum(1 for v in final.values() if v == "unknown")
+    scored = {f.question for f in rules.factors}
+    unanswered = sum(1 for q, v in final.items() if v == "unknown" and q in scored)
     world["metrics"] = {
         "margin": margin,
         "margin_share": round(margin / total, 6) if total else 0.0,
-        "answered": len(final) - unanswered,
+        "answered": len(scored) - unanswered,
         "unanswered": unanswered,
         "total_weight": total,
     }
