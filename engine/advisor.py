@@ -99,7 +99,7 @@ class Recommendation:
             scores = self.outcome.scores
             other = max((o for o in scores if o != self.option), key=lambda o: scores[o], default=None)
             versus = f" to {_number(scores[other])}" if other else ""
-            why = f"the weighted answers favour it {_number(scores[self.option])}{versus}"
+            why = f"the weighted answers favor it {_number(scores[self.option])}{versus}"
         return f"{label} is recommended for {who} ({level} confidence): {_lower_first(why).rstrip('.')}."
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import EXIT_OK, EXIT_USER_ERROR, AdvisorError, EngineError
+from .errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -36,6 +36,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from .advisor import Advisor
 
+    if args.template and args.format == "json":
+        raise InputError.at(SourceLocation("--template"), "needs --format md or --format html")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
     if args.format == "json":

@@ -1,0 +1,142 @@
+"""Bounding one render in time and size.
+
+Output is streamed from the template and counted, so a render stops as soon as it passes the
+output cap. Time is watched by one daemon thread per process: when a render passes its deadline,
+the watchdog raises `RenderTimeout` inside the rendering thread (CPython's
+`PyThreadState_SetAsyncExc`). That stops even a loop that prints nothing and calls nothing, which
+no check made from the template's own hooks could. `RenderTimeout` is a `BaseException`, so no
+`except Exception` inside Jinja swallows it; it is delivered only while the thread runs Python
+code, so a single long C call (which the sandbox's size checks keep small) finishes first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from types import FrameType
+from typing import Any, Iterator
+
+
+class RenderTimeout(BaseException):
+    """Raised inside a render that ran past its deadline."""
+
+
+class OutputTooLarge(Exception):
+    """A render produced more than its output cap; `frame` is the template code that was printing."""
+
+    def __init__(self, message: str, frame: FrameType | None = None) -> None:
+        super().__init__(message)
+        self.frame = frame
+
+
+class _Job:
+    __slots__ = ("thread_id", "deadline", "fired")
+
+    def __init__(self, thread_id: int, deadline: float) -> None:
+        self.thread_id = thread_id
+        self.deadline = deadline
+        self.fired = False
+
+
+def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Schedule `exception` in a thread (None cancels a scheduled one)."""
+    target = ctypes.py_object(exception) if exception is not None else None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), target)
+
+
+class Watchdog:
+    """Raises `RenderTimeout` in threads whose render passed its deadline."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._jobs: dict[int, _Job] = {}
+        self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the watchdog will next look; None: not waiting for a time
+
+    def start(self, seconds: float) -> _Job:
+        job = _Job(threading.get_ident(), time.monotonic() + seconds)
+        with self._cond:
+            self._jobs[id(job)] = job
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rostering-advisor-render-watchdog", daemon=True)
+                self._thread.start()
+            if self._wake_at is None or job.deadline < self._wake_at:
+                self._cond.notify()
+        return job
+
+    def stop(self, job: _Job) -> bool:
+        """Forget `job`; True if it fired (its exception may still be pending: see `finish`)."""
+        with self._cond:
+            self._jobs.pop(id(job), None)
+            return job.fired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for key, job in list(self._jobs.items()):
+                    if job.deadline <= now:
+                        job.fired = True
+                        del self._jobs[key]
+                        _raise_in(job.thread_id, RenderTimeout)
+                self._wake_at = min((j.deadline for j in self._jobs.values()), default=None)
+                self._cond.wait(None if self._wake_at is None else max(0.0, self._wake_at - now))
+
+
+WATCHDOG = Watchdog()
+os.register_at_fork(after_in_child=WATCHDOG._reset)  # the parent's thread and lock do not exist in a child
+
+
+def collect(chunks: Iterator[str], *, max_output: int, max_seconds: float) -> str:
+    """Join `chunks` (a template's generate()) within the caps.
+
+    Raises `OutputTooLarge` past `max_output` characters and `RenderTimeout` past `max_seconds`
+    (with the traceback of the template code it interrupted, when it interrupted one).
+    """
+    job = WATCHDOG.start(max_seconds)
+    try:
+        text = _join(chunks, max_output)
+    except BaseException:
+        _settle(job)
+        raise
+    if _settle(job):
+        raise RenderTimeout  # the deadline passed just as the render ended
+    return text
+
+
+def _settle(job: _Job) -> bool:
+    """Stop watching `job`; if it fired, cancel its exception should it still be pending."""
+    fired = WATCHDOG.stop(job)
+    if fired:
+        _raise_in(job.thread_id, None)
+    return fired
+
+
+def _join(chunks: Iterator[str], max_output: int) -> str:
+    parts: list[str] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > max_output:
+                raise OutputTooLarge(f"the output passed {max_output:,} characters", _innermost_frame(chunks))
+            parts.append(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return "".join(parts)
+
+
+def _innermost_frame(generator: Any) -> FrameType | None:
+    """The frame of the innermost generator a suspended generator is delegating to."""
+    frame = None
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None) or frame
+        generator = getattr(generator, "gi_yieldfrom", None)
+    return frame

@@ -1,0 +1,298 @@
+"""The Jinja environments documents render in: sandboxed, strict, and bounded.
+
+Built on `ImmutableSandboxedEnvironment` (no `_`-attributes, no mutation of lists and dicts) with
+`StrictUndefined` (a misspelt variable is an error, never a blank), and tightened further:
+
+* `str.format` and `str.format_map` are unavailable (Jinja would sandbox them; here they are
+  simply refused, since a template never needs them and they are the classic escape route);
+* `*`, `+`, `**` and `%` refuse to build a string or list larger than `Limits.max_value`
+  characters/items (`{{ 'x' * 10**9 }}` fails at once instead of allocating a gigabyte), or a
+  number of more than `Limits.max_int_bits` bits; `%`-formatting refuses widths and precisions
+  above `Limits.max_width`; `range()` refuses more than `Limits.max_range` items;
+* the filters that can inflate text (`center`, `indent`, `wordwrap`, `truncate`, `format`,
+  `replace`, `join`) check their arguments the same way; `random` (not reproducible) and the
+  `lipsum` global (unbounded text) are removed;
+* macro calls nest at most `Limits.max_depth` deep, and macros refuse arguments over the size cap;
+* reading an attribute or item that holds an oversized string or list is refused.
+
+The Markdown environment escapes every printed value (`escaping.markdown_finalize`) unless it is
+`MarkdownText`: the output of a macro or of `|safe`. The HTML environment uses Jinja's autoescape.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import textwrap
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from jinja2 import BaseLoader, StrictUndefined, pass_environment
+from jinja2.exceptions import SecurityError
+from jinja2.filters import FILTERS
+from jinja2.environment import TemplateModule
+from jinja2.runtime import LoopContext, Macro
+from jinja2.utils import Namespace
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from .escaping import MarkdownText, html_finalize, markdown_finalize
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one render; see docs/templates.md, "Limits"."""
+
+    max_output: int = 5_000_000  # characters of output
+    max_seconds: float = 10.0  # wall-clock time of one render
+    max_value: int = 5_000_000  # characters of a string, items of a list, built in a template
+    max_range: int = 10_000  # items of range()
+    max_width: int = 1_000  # width or precision in %-formatting, center/indent/wordwrap widths
+    max_depth: int = 64  # nested macro calls
+    max_int_bits: int = 4_096  # size of an integer computed in a template
+
+
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_STATE = threading.local()
+# The loop variable's fields a template reads most (all plain values; the rest take the checked path).
+_LOOP_FIELDS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"})
+_TIGHT = re.compile(r" +(?=[,.;:!?)”])|(?<=[(“]) +")
+
+
+def _refuse(message: str) -> SecurityError:
+    return SecurityError(message)
+
+
+_SIZED = (str, list, tuple)
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, _SIZED) else 0
+
+
+class DocumentSandbox(ImmutableSandboxedEnvironment):
+    """A sandboxed Jinja environment for one output format ("md" or "html")."""
+
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+
+    def __init__(self, loader: BaseLoader, fmt: str, limits: Limits) -> None:
+        markdown = fmt == "md"
+        super().__init__(
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=not markdown,
+            finalize=markdown_finalize if markdown else html_finalize,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        self.markdown = markdown
+        self.limits = limits
+        self.globals.pop("lipsum", None)
+        self.globals["range"] = self._range
+        self.filters.pop("random", None)
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _checked_filter(FILTERS[name], check)
+        self.filters["squash"] = squash
+        self.filters["lines"] = self._lines
+        self.globals["markup"] = self._markup
+        if markdown:
+            self.filters["safe"] = MarkdownText
+
+    # --- what may be read and called ---------------------------------------------------------
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if attr in ("format", "format_map") and isinstance(obj, str):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def wrap_str_format(self, value: Any) -> None:
+        return None  # str.format is refused by is_safe_attribute and call, never wrapped
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:  # the context is plain dicts: read the key first
+            value = obj[attribute]
+            if isinstance(value, _SIZED) and len(value) > self.limits.max_value:
+                raise _refuse(f"a value of more than {self.limits.max_value:,} characters or items")
+            return value
+        kind = type(obj)
+        if kind is Namespace:  # {% set ns = namespace(...) %}
+            data = _namespace_data(obj)
+            if attribute in data:
+                return self._bounded(data[attribute])
+        if kind is TemplateModule and attribute[:1] != "_" and attribute in obj.__dict__:  # imported macros and sets
+            return obj.__dict__[attribute]
+        if kind is LoopContext and attribute in _LOOP_FIELDS:
+            return getattr(obj, attribute)
+        return self._bounded(super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return self._bounded(super().getitem(obj, argument))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        name = getattr(__obj, "__name__", "")
+        if name in ("format", "format_map") and isinstance(getattr(__obj, "__self__", None), str):
+            raise _refuse("str.format is not available in templates; use the |format filter")
+        limit = __self.limits.max_value
+        for value in (*args, *kwargs.values()):
+            if _size(value) > limit:
+                raise _refuse(f"an argument of more than {limit:,} characters or items")
+        if not isinstance(__obj, Macro):
+            return __self._bounded(super().call(__context, __obj, *args, **kwargs))
+        depth = getattr(_STATE, "depth", 0)
+        if depth >= __self.limits.max_depth:
+            raise _refuse(f"macros nested more than {__self.limits.max_depth} deep (a macro calling itself?)")
+        _STATE.depth = depth + 1
+        try:
+            result = super().call(__context, __obj, *args, **kwargs)
+        finally:
+            _STATE.depth = depth
+        return MarkdownText(result) if __self.markdown else result
+
+    def _markup(self, tokens: dict) -> dict:
+        """The `markup(...)` global: a dict whose strings are markup of this format, printed as they are."""
+        safe = MarkdownText if self.markdown else Markup
+        return {key: safe(value) if isinstance(value, str) else value for key, value in tokens.items()}
+
+    def _lines(self, value: Any, width: int = 80) -> tuple[str, ...]:
+        """The `lines` filter: text wrapped into lines of at most `width` characters (for SVG labels)."""
+        if not _is_int(width) or not 1 <= width <= self.limits.max_width:
+            raise _refuse(f"lines() takes a width from 1 to {self.limits.max_width}")
+        return _wrap(str(value), width)
+
+    # --- operators and ranges ------------------------------------------------------------------
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        limits = self.limits
+        if operator_ == "*":
+            for seq, times in ((left, right), (right, left)):
+                if _size(seq) and isinstance(times, int) and _size(seq) * times > limits.max_value:
+                    raise _refuse(f"'*' would build more than {limits.max_value:,} characters or items")
+            if _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > limits.max_int_bits:
+                raise _refuse(f"'*' would compute a number of more than {limits.max_int_bits} bits")
+        elif operator_ == "+":
+            if _size(left) + _size(right) > limits.max_value:
+                raise _refuse(f"'+' would build more than {limits.max_value:,} characters or items")
+        elif operator_ == "**":
+            if _is_int(left) and _is_int(right) and abs(left) > 1 and abs(left).bit_length() * right > limits.max_int_bits:
+                raise _refuse(f"'**' would compute a number of more than {limits.max_int_bits} bits")
+        elif operator_ == "%" and isinstance(left, str):
+            _check_format(left, limits)
+        return self._bounded(self.binop_table[operator_](left, right))
+
+    def _range(self, *args: int) -> range:
+        values = range(*args)
+        if len(values) > self.limits.max_range:
+            raise _refuse(f"range() of more than {self.limits.max_range:,} items")
+        return values
+
+    def _bounded(self, value: Any) -> Any:
+        if isinstance(value, _SIZED) and len(value) > self.limits.max_value:
+            raise _refuse(f"a value of more than {self.limits.max_value:,} characters or items")
+        return value
+
+
+def squash(value: Any) -> Any:
+    """The `squash` filter: text on one line, whitespace runs as single spaces, and no space before
+    `, . ; : ! ? ) ”` or after `( “` (so templates may break lines anywhere); markup stays safe."""
+    text = _TIGHT.sub("", " ".join(str(value).split()))
+    if isinstance(value, MarkdownText):
+        return MarkdownText(text)
+    if isinstance(value, Markup):
+        return Markup(text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrap(text: str, width: int) -> tuple[str, ...]:
+    return tuple(textwrap.wrap(text, width)) or ("",)
+
+
+def _namespace_data(namespace: Namespace) -> dict:
+    return object.__getattribute__(namespace, "_Namespace__attrs")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_format(spec: str, limits: Limits) -> None:
+    for match in _FORMAT_SPEC.finditer(spec):
+        for number in match.groups():
+            if number == "*" or (number and int(number) > limits.max_width):
+                raise _refuse(f"a %-format width or precision above {limits.max_width}")
+
+
+# --- filters that can inflate text -------------------------------------------------------------
+
+Check = Callable[[DocumentSandbox, tuple, dict], None]
+
+
+def _width_arg(position: int, name: str, default: int) -> Check:
+    def check(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
+        width = args[position] if len(args) > position else kwargs.get(name, default)
+        if isinstance(width, str):
+            width = len(width)
+        if _is_int(width) and width > env.limits.max_width:
+            raise _refuse(f"a width above {env.limits.max_width}")
+
+    return check
+
+
+def _check_format_filter(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
+    if args and isinstance(args[0], str):
+        _check_format(args[0], env.limits)
+
+
+def _check_replace(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
+    if len(args) >= 3:
+        text, old, new = str(args[0]), str(args[1]), str(args[2])
+        count = len(text) + 1 if old == "" else text.count(old)
+        if len(text) + count * len(new) > env.limits.max_value:
+            raise _refuse(f"replace() would build more than {env.limits.max_value:,} characters")
+
+
+def _check_join(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
+    if args and isinstance(args[0], (list, tuple)):
+        items = args[0]
+        separator = args[1] if len(args) > 1 else kwargs.get("d", "")
+        total = sum(_size(item) for item in items) + _size(separator) * len(items)
+        if total > env.limits.max_value:
+            raise _refuse(f"join() would build more than {env.limits.max_value:,} characters")
+
+
+_FILTER_CHECKS: dict[str, Check] = {
+    "center": _width_arg(1, "width", 80),
+    "indent": _width_arg(1, "width", 4),
+    "wordwrap": _width_arg(1, "width", 79),
+    "truncate": _width_arg(1, "length", 255),
+    "format": _check_format_filter,
+    "replace": _check_replace,
+    "join": _check_join,
+}
+
+
+def _checked_filter(original: Callable, check: Check) -> Callable:
+    """`original`, called only after `check` accepts its arguments; the result is size-checked."""
+    needs = getattr(original, "jinja_pass_arg", None)
+
+    if needs is None:
+
+        @pass_environment
+        def checked(env: DocumentSandbox, *args: Any, **kwargs: Any) -> Any:
+            check(env, args, kwargs)
+            return env._bounded(original(*args, **kwargs))
+
+    else:
+        # eval-context or environment filters: the first argument is that, then the value.
+        def checked(first: Any, *args: Any, **kwargs: Any) -> Any:
+            env = first if isinstance(first, DocumentSandbox) else first.environment
+            check(env, args, kwargs)
+            return env._bounded(original(first, *args, **kwargs))
+
+        checked.jinja_pass_arg = needs  # type: ignore[attr-defined]
+    return checked
+
