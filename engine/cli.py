@@ -150,10 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("test", _test, "run the example districts against the rules and templates")
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
     sub.add_argument("--update", action="store_true", help="rewrite the golden documents (and only them)")
-    sub.add_argument("-k", dest="pattern", metavar="PATTERN", help="run only examples whose name contains PATTERN")
+    sub.add_argument(
+        "-k", dest="pattern", metavar="PATTERN", help="run only examples whose name contains PATTERN (or matches it, with * ? [)"
+    )
     sub.add_argument("--format", choices=("text", "json", "junit"), default="text")
     sub.add_argument("--min-coverage", type=float, metavar="PCT", help="fail when fewer than PCT%% of rules fired")
-    documents(sub)
+    sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
+    sub.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="generation date of the golden documents (default: 2026-01-15, fixed so goldens stay stable)"
+    )
 
     sub = command("impact", _impact, "compare two versions of the rules: what changes, and for whom")
     base = sub.add_mutually_exclusive_group(required=True)

@@ -28,14 +28,24 @@ def edited_rules(tmp_path: Path) -> Callable[..., Path]:
         folder = tmp_path / "rules"
         if not folder.exists():
             shutil.copytree(RULES, folder)
-        for name, old, new in changes:
-            path = folder / name
-            text = path.read_text(encoding="utf-8")
-            assert old in text, f"{old!r} not in {name}"
-            path.write_text(text.replace(old, new, 1), encoding="utf-8")
-        return folder
+        return apply_edits(folder, *changes)
 
     return edit
+
+
+def copy_rules(folder: Path, *changes: tuple[str, str, str]) -> Path:
+    """A copy of rules/ at `folder` with (file, old, new) text replacements applied."""
+    shutil.copytree(RULES, folder)
+    return apply_edits(folder, *changes)
+
+
+def apply_edits(folder: Path, *changes: tuple[str, str, str]) -> Path:
+    for name, old, new in changes:
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
 
 
 def position(path: Path, needle: str, offset: int = 0) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from engine import Advisor, InputError
 from engine.cli import main
 from engine.rulebook import load_rules
 
-from .conftest import position
+from .conftest import RULES, position
 
 
 def problems(folder: Path) -> list[str]:
@@ -27,7 +27,8 @@ def where(folder: Path, name: str, needle: str, offset: int = 0) -> str:
 def test_shipped_rules_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "rules"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("rules: ok — Rostering method advisor 1.0.0: 13 questions, 26 factor rules, 6 overrides")
+    version = load_rules(RULES).version
+    assert out.startswith(f"rules: ok — Rostering method advisor {version}: 13 questions, 26 factor rules, 6 overrides")
     assert out.count("\n") == 1
 
 
@@ -188,7 +189,8 @@ def test_unsupported_format(edited_rules) -> None:
 
 
 def test_version_must_be_semver(edited_rules) -> None:
-    folder = edited_rules(("manifest.yaml", "version: 1.0.0", "version: one"))
+    version = load_rules(RULES).version
+    folder = edited_rules(("manifest.yaml", f"version: {version}\n", "version: one\n"))
     (message,) = problems(folder)
     assert message.startswith(f"{where(folder, 'manifest.yaml', 'one')}: version 'one'")
 

@@ -1,0 +1,102 @@
+"""Impact analysis speed: both rule versions × all 8,192 yes/no combinations, plus the examples.
+
+The head is a copy of rules/ with one weight changed (so the two versions' decision logic differs
+and both must be enumerated). Each run starts with an empty enumeration cache. Prints, for the
+multi-process run (--workers, default 2) and the single-process run:
+
+  * the total time of `impact.compare` (rule diff, both enumerations, examples, minimal answer
+    sets) and the enumeration alone;
+  * evaluations per second (16,384 combination evaluations over the total time);
+
+and the wall time of the whole command (`python -m engine impact ...`, interpreter start-up and
+imports included). The first multi-process run also starts the fork server (about 0.3 s); later
+runs reuse it. Machines here are shared: the load average is printed with the figures.
+
+    python benchmarks/bench_impact.py [--workers 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import exhaustive  # noqa: E402
+from engine.impact import compare, load_districts, load_version  # noqa: E402
+
+CHANGE = (
+    "    no:\n      favours: user_import\n      weight: 2\n      rationale: Classroom teachers",
+    "    no:\n      favours: user_import\n      weight: 3\n      rationale: Classroom teachers",
+)
+
+
+def changed_copy(folder: Path) -> Path:
+    head = folder / "rules"
+    shutil.copytree(ROOT / "rules", head)
+    factors = head / "factors.yaml"
+    text = factors.read_text(encoding="utf-8")
+    assert CHANGE[0] in text, "the benchmark's rule change no longer applies to rules/factors.yaml"
+    factors.write_text(text.replace(CHANGE[0], CHANGE[1], 1), encoding="utf-8")
+    return head
+
+
+def timed_compare(base, head, examples, workers: int) -> tuple[float, float, int]:
+    """(total seconds, enumeration seconds, evaluations) of one cold compare."""
+    exhaustive.clear_cache()
+    started = time.perf_counter()
+    exhaustive.enumerate_versions(
+        [exhaustive.Version(base.rules, base.folder), exhaustive.Version(head.rules, head.folder)], workers=workers
+    )
+    enumerated = time.perf_counter() - started
+    report = compare(base, head, examples, workers=workers)  # the enumerations are cached now
+    total = time.perf_counter() - started
+    return total, enumerated, 2 * report.combinations.total
+
+
+def line(label: str, runs: list[tuple[float, float, int]]) -> str:
+    totals = [r[0] for r in runs]
+    best = min(runs)
+    return (
+        f"{label:<16} total best {best[0]:5.2f} s, median {statistics.median(totals):5.2f} s "
+        f"(enumeration {best[1]:5.2f} s) — {best[2] / best[0]:7,.0f} evaluations/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        head_dir = changed_copy(Path(temporary))
+        base, head = load_version(ROOT / "rules"), load_version(head_dir)
+        examples = load_districts(ROOT / "examples", head.rules)
+        print(f"cores: {len(os.sched_getaffinity(0))}, load average before: {os.getloadavg()[0]:.2f}")
+        print(f"work: 2 versions × 8,192 combinations = 16,384 evaluations, plus {len(examples)} example districts")
+        parallel = [timed_compare(base, head, examples, args.workers) for _ in range(args.repeat)]
+        single = [timed_compare(base, head, examples, 1) for _ in range(args.repeat)]
+        print(line(f"{args.workers} workers", parallel))
+        print(line("1 process", single))
+        print(f"first {args.workers}-worker run (starts the fork server): {parallel[0][0]:.2f} s")
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "engine", "impact", "--rules", str(head_dir), "--base-dir", str(ROOT / "rules"),
+             "--examples", str(ROOT / "examples"), "--workers", str(args.workers)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )
+        wall = time.perf_counter() - started
+        print(f"whole command (python -m engine impact, exit {done.returncode}): {wall:.2f} s wall")
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
