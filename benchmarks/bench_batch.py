@@ -1,0 +1,202 @@
+"""Time `batch` on a realistic CSV of every US regular school district.
+
+    python benchmarks/bench_batch.py                    # 13,318 districts, md + json, 2 workers
+    python benchmarks/bench_batch.py --rows 2000 --formats json --profile
+
+Prints districts per second end to end (targets: >= 1,500/s on a 2-core machine), peak memory of the
+parent plus its worker processes (target: < 300 MB), the time per stage (the parent's reading and
+planning; the workers' parsing, engine, rendering and writing, summed over the workers), the cost
+of one engine evaluation against the what-if variants, and the time of a re-run that skips every
+unchanged district. `--profile` also runs the worker's code in this process under cProfile and
+prints where the time goes. The CSV and the output go to a temporary folder (kept with --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import itertools
+import os
+import pstats
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # the checkout's engine, whether installed or not
+sys.path.insert(0, str(HERE))
+
+from make_districts import TOTAL_DISTRICTS, write_csv  # noqa: E402
+
+from engine.batch import BatchConfig, run_batch  # noqa: E402
+
+TARGET_RATE = 1_500
+TARGET_MB = 300
+DATE = "2026-01-05"
+
+
+class MemorySampler(threading.Thread):
+    """Peak resident memory of this process plus all its descendants, sampled from /proc."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak_kb = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _family(os.getpid())))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak_kb
+
+
+def _family(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                todo.extend(int(child) for child in handle.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed_run(config: BatchConfig) -> tuple[object, float, int]:
+    sampler = MemorySampler()
+    sampler.start()
+    start = time.perf_counter()
+    result = run_batch(config)
+    elapsed = time.perf_counter() - start
+    return result, elapsed, sampler.stop()
+
+
+def engine_split(csv_path: Path, rules: Path, rows: int) -> None:
+    """Per district: the main evaluation versus the what-if variants, on a sample, in this process."""
+    from engine.advisor import Advisor
+    from engine.batch_input import BatchInput
+    from engine.batch_rows import to_district
+    from engine.compiler import encode_intake
+
+    advisor = Advisor.load(rules)
+    with BatchInput(csv_path, advisor.rules) as source:
+        records = [r for r in itertools.islice(source.records(), rows) if r.error is None]
+        districts = [to_district(r, source.layout, advisor.rules, "bench") for r in records]
+    start = time.perf_counter()
+    for i in range(0, len(districts), 250):
+        advisor.engine.evaluate([encode_intake(advisor.program, d.answers, d.profile) for d in districts[i : i + 250]])
+    mains = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(0, len(districts), 250):
+        advisor.recommend_many(districts[i : i + 250])  # the mains are memoised now: this is the variants
+    variants = time.perf_counter() - start
+    n = len(districts)
+    print(
+        f"engine per district ({n:,} in one process): main evaluation {mains / n * 1e3:.2f} ms, "
+        f"what-if variants {variants / n * 1e3:.2f} ms "
+        f"(variants are {variants / (mains + variants):.0%} of engine time)"
+    )
+
+
+def profile_worker(config: BatchConfig, out: Path, rows: int) -> None:
+    """cProfile of the worker's code path (parse, engine, render, write) in this process."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_batch(dataclasses.replace(config, out=out, workers=1))
+    profiler.disable()
+    print(f"\ncProfile, one process, {rows:,} districts, top 25 by own time:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=TOTAL_DISTRICTS)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--formats", default="md,json")
+    parser.add_argument("--csv", type=Path, help="use this CSV instead of generating one")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--profile", action="store_true", help="also profile the worker code in one process")
+    args = parser.parse_args(argv)
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    try:
+        csv_path = args.csv or write_csv(folder / "districts.csv", args.rows)
+        out = folder / "out"
+        rules, templates = folder / "rules", folder / "templates"  # a snapshot: edits elsewhere cannot interfere
+        shutil.copytree(ROOT / "rules", rules)
+        shutil.copytree(ROOT / "templates", templates)
+        config = BatchConfig(
+            csv_path, out, formats=formats, workers=args.workers, rules=rules, templates=templates, date=DATE
+        )
+        result, elapsed, peak_kb = timed_run(config)
+        rate = result.districts / elapsed
+        self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        times = result.times
+        print(f"batch: {result.summary_line()}")
+        print(f"input: {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB); formats {', '.join(formats)}; "
+              f"{result.workers} worker process(es) on {os.cpu_count()} cores")
+        print(f"end to end: {elapsed:.1f} s, {rate:,.0f} districts/s (target >= {TARGET_RATE:,}) "
+              f"{'OK' if rate >= TARGET_RATE else 'MISSED'}")
+        print(f"peak memory: {peak_kb / 1024:.0f} MB parent + workers, sampled (target < {TARGET_MB}) "
+              f"{'OK' if peak_kb / 1024 < TARGET_MB else 'MISSED'}; "
+              f"max RSS: parent {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
+        work = times.parse + times.engine + times.render + times.write
+        print("stages, seconds (workers' figures are summed over the workers):")
+        for name, seconds in (
+            ("parent: read + plan", result.read_seconds),
+            ("parent: waiting for workers", result.wait_seconds),
+            ("workers: parse rows", times.parse),
+            ("workers: engine", times.engine),
+            ("workers: render", times.render),
+            ("workers: write (threads)", times.write),
+        ):
+            share = f"  {seconds / work:5.1%} of worker time" if name.startswith("workers") and work else ""
+            print(f"  {name:<30}{seconds:8.2f}{share}")
+        print(f"  {'workers: waiting for writes':<30}{times.write_wait:8.2f}  (writes overlap rendering on threads)")
+        documents = result.done * len(formats)
+        if documents:
+            print(
+                f"  per district: engine {times.engine / result.done * 1e3:.2f} ms; per document: render "
+                f"{times.render / documents * 1e3:.2f} ms, write {times.write / documents * 1e3:.2f} ms"
+            )
+        start = time.perf_counter()
+        again = run_batch(config)
+        print(f"re-run, nothing changed: {time.perf_counter() - start:.1f} s ({again.summary_line()})")
+        engine_split(csv_path, rules, min(2000, args.rows))
+        if args.profile:
+            profile_worker(config, folder / "profiled", args.rows)
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

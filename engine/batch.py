@@ -1,0 +1,430 @@
+"""Batch mode: a file of districts in, one advice document per district and format out.
+
+    result = run_batch(BatchConfig(Path("districts.csv"), Path("out"), formats=("md", "json")))
+    result.exit_code      # 0 all rows done; 3 some rows failed (the rest were done)
+
+The parent process streams the input (`batch_input`), names each district's files (`slugs`),
+skips districts the manifest shows unchanged (`manifest`), and hands chunks of the rest to worker
+processes (`batch_pool`), which turn rows into districts (`batch_rows`), evaluate, render and write
+the documents themselves (`batch_worker`). At most `2 × workers` chunks are in flight, so memory
+stays flat however long the input is; the parent keeps only counters, the slugs seen (to report
+collisions) and the manifest's index. Results come back in input order: the parent journals them
+in the manifest, streams `summary.csv`, and writes `index.html` when the run completes
+(`batch_report`); `progress` shows how far it got.
+
+Exit codes: 0 every row succeeded; 3 some rows failed (each reported with row, column and reason,
+and listed in summary.csv); 2 the input as a whole is unusable (raised as `InputError` before
+anything is written). An interrupted run keeps every finished chunk: run the same command again to
+resume.
+
+What is unchanged: the district's input row, the rules (digest), the templates (digest, when
+Markdown or HTML is written), the formats and the tool's version. The generation date is not part
+of it, so a re-run on another day skips unchanged districts; use --force to redo them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import re
+import signal
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TextIO
+
+from . import __version__
+from .batch_input import BatchInput, Record, RowError
+from .batch_report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
+from .batch_pool import Runner, start_workers
+from .batch_worker import EXTENSIONS, Result, StageTimes, Task, WorkerConfig
+from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
+from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, folder_digest
+from .model import Rules
+from .output import GENERATOR_MARK
+from .paths import display, templates_dir
+from .progress import ProgressEvent, Reporter, reporter_for
+from .rulebook import load_rules
+from .slugs import district_slug, output_path
+
+CHUNK_SIZE = 250
+KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
+SHOWN_ERRORS = 20  # row errors the command prints
+_TEMPORARY = re.compile(
+    r"^\.(?:[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)|summary\.csv|index\.html|"
+    + re.escape(MANIFEST_NAME)
+    + r")\.[a-z0-9_]{8}\.tmp$"
+)
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    input: Path
+    out: Path
+    formats: tuple[str, ...] = ("md",)
+    workers: int | None = None  # default: the number of cores
+    force: bool = False
+    rules: Path | None = None
+    templates: Path | None = None
+    date: str | None = None  # YYYY-MM-DD; default: $SOURCE_DATE_EPOCH, else today
+    chunk_size: int = CHUNK_SIZE
+
+
+@dataclass
+class BatchResult:
+    out: Path
+    districts: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    options: Counter = field(default_factory=Counter)
+    errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS
+    notices: list[str] = field(default_factory=list)  # about the input as a whole, e.g. unknown columns
+    times: StageTimes = field(default_factory=StageTimes)
+    read_seconds: float = 0.0  # the parent: reading, splitting and planning rows
+    wait_seconds: float = 0.0  # the parent: waiting for workers' results
+    elapsed: float = 0.0
+    workers: int = 1
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.failed else EXIT_OK
+
+    def summary_line(self) -> str:
+        options = ", ".join(f"{option} {count}" for option, count in sorted(self.options.items()))
+        return (
+            f"{self.districts} districts: {self.done} done, {self.skipped} skipped (unchanged), "
+            f"{self.failed} failed" + (f"; {options}" if options else "")
+        )
+
+
+def run_batch(
+    config: BatchConfig, progress: Reporter | None = None, *, hook: Callable[[int], None] | None = None
+) -> BatchResult:
+    """Advise every district of `config.input`; documents, summary.csv and index.html go to `config.out`.
+
+    `progress` receives a ProgressEvent after every chunk; `hook(chunks_finished)` runs after each
+    chunk is journalled (tests use it to interrupt a run).
+    """
+    formats = _check_formats(config.formats)
+    workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise InputError.at(SourceLocation("--workers"), "must be at least 1")
+    rules = load_rules(config.rules)
+    templates, generated, templates_key = _documents_setup(formats, config)
+    with BatchInput(config.input, rules) as source:
+        if source.format == "folder" and Path(config.out).resolve() == source.path.resolve():
+            raise InputError.at(SourceLocation(display(config.out)), "--out must not be the input folder itself")
+        out = _prepare_folder(config.out)
+        worker_config = WorkerConfig(
+            rules=config.rules,
+            rules_digest=rules.digest,
+            templates=templates,
+            formats=formats,
+            out=out,
+            generated=generated,
+            layout=source.layout,
+            source=source.name,
+        )
+        key = config_digest(GENERATOR_MARK, __version__, rules.digest, templates_key, ",".join(formats))
+        run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
+        return run.execute()
+
+
+class _Run:
+    """One execution: plan chunks, keep a bounded number in flight, finish them in input order."""
+
+    def __init__(
+        self,
+        config: BatchConfig,
+        rules: Rules,
+        source: BatchInput,
+        worker_config: WorkerConfig,
+        key: str,
+        workers: int,
+        progress: Reporter | None,
+        hook: Callable[[int], None] | None,
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self.source = source
+        self.worker_config = worker_config
+        self.out = worker_config.out
+        self.key = key
+        self.workers = workers
+        self.progress = progress
+        self.hook = hook
+        self.result = BatchResult(worker_config.out, notices=source.layout.notices() if source.layout else [])
+        self.seen: dict[str, int] = {}  # slug -> the row that took it
+        self.records_read = 0
+        self.chunks_finished = 0
+        self.started = time.perf_counter()
+
+    def execute(self) -> BatchResult:
+        manifest = Manifest(self.out)
+        manifest.open()  # locks the folder before anything in it is touched
+        _sweep_temporaries(self.out)
+        self.manifest = manifest
+        runner: Runner | None = None
+        summary: SummaryWriter | None = None
+        try:
+            manifest.begin()
+            summary = SummaryWriter(self.out)
+            chunks = self._chunks()
+            head = list(itertools.islice(chunks, 2))
+            single = len(head) < 2 or self.workers == 1
+            self.result.workers = 1 if single else self.workers
+            ahead = 0 if single else 2 * self.workers  # chunks submitted but not yet finished
+            in_flight: deque[tuple[list[Any], Any]] = deque()
+            for records in itertools.chain(head, chunks):
+                slots, tasks = self._plan(records)
+                if tasks and runner is None:  # started only when there is work: a re-run may skip all
+                    runner = start_workers(self.worker_config, 1 if single else self.workers)
+                in_flight.append((slots, runner.submit(tasks) if tasks else None))
+                while len(in_flight) > ahead:
+                    self._finish(*in_flight.popleft(), summary)
+            while in_flight:
+                self._finish(*in_flight.popleft(), summary)
+            if runner is not None:
+                runner.close()
+                runner = None
+            summary.commit()
+            manifest.finish()
+        except BaseException:
+            if runner is not None:
+                runner.terminate()
+            if summary is not None:
+                summary.abort()
+            manifest.close()
+            _sweep_temporaries(self.out)
+            raise
+        write_index(
+            self.out,
+            manifest.entries(),
+            dict(self.result.options),
+            {o.id: o.label for o in self.rules.options},
+            {level: info.label for level, info in self.rules.policy.levels.items()},
+            self.result.failed,
+            self.rules.version,
+        )
+        self.result.elapsed = time.perf_counter() - self.started
+        if self.progress is not None:
+            self.progress(self._event(final=True))
+        return self.result
+
+    def _chunks(self) -> Iterator[list[Record]]:
+        records = self.source.records()
+        while True:
+            start = time.perf_counter()
+            chunk = list(itertools.islice(records, self.config.chunk_size))
+            self.result.read_seconds += time.perf_counter() - start
+            if not chunk:
+                return
+            self.records_read += len(chunk)
+            yield chunk
+
+    def _plan(self, records: list[Record]) -> tuple[list[Any], list[Task]]:
+        """Per record, what is known already (an error, an unchanged entry) or a task for a worker."""
+        start = time.perf_counter()
+        slots: list[Any] = []
+        tasks: list[Task] = []
+        for record in records:
+            if record.error is not None:
+                slots.append((record, Result(record.row, "", error=record.error)))
+                continue
+            slug = district_slug(record.district_id, record.district_name)
+            problem = self._claim(record, slug)
+            if problem is not None:
+                slots.append((record, Result(record.row, slug, error=problem)))
+                continue
+            entry = None if self.config.force else self.manifest.unchanged(slug, record.digest, self.key)
+            if entry is not None:
+                slots.append((record, entry))
+                continue
+            previous = self.manifest.get(slug)
+            owned = frozenset(previous.outputs) if previous is not None else frozenset()
+            tasks.append(Task(record, slug, owned))
+            slots.append((record, None))
+        self.result.read_seconds += time.perf_counter() - start
+        return slots, tasks
+
+    def _claim(self, record: Record, slug: str) -> RowError | None:
+        """Take the slug for this row, or say why not (a collision, an unsafe path)."""
+        taken = self.seen.get(slug)
+        if taken is not None:
+            return RowError.single(
+                record.row,
+                f"its file name '{slug}' is already taken by row {taken}; give the districts different "
+                "ids or names (nothing was overwritten)",
+                where=record.where,
+            )
+        try:
+            for fmt in self.worker_config.formats:
+                output_path(self.out, slug, EXTENSIONS[fmt])
+        except ValueError as error:
+            return RowError.single(record.row, f"no safe file name: {error}", where=record.where)
+        self.seen[slug] = record.row
+        return None
+
+    def _finish(self, slots: list[Any], handle: Any, summary: SummaryWriter) -> None:
+        """Journal and summarise a chunk, in input order."""
+        worked: dict[int, Result] = {}
+        if handle is not None:
+            wait = time.perf_counter()
+            results, times = handle.get()
+            self.result.wait_seconds += time.perf_counter() - wait
+            self.result.times.add(times)
+            worked = {r.row: r for r in results}
+        entries = []
+        result = self.result
+        for record, known in slots:
+            outcome = known if known is not None else worked[record.row]
+            result.districts += 1
+            if isinstance(outcome, Entry):
+                result.skipped += 1
+                result.options[outcome.option] += 1
+                summary.entry(outcome)
+                self.manifest.keep(outcome)
+            elif outcome.error is not None:
+                result.failed += 1
+                if len(result.errors) < KEPT_ERRORS:
+                    result.errors.append(outcome.error)
+                summary.row(record.district_id, record.district_name, error=str(outcome.error))
+            else:
+                entry = Entry(
+                    slug=outcome.slug,
+                    district_id=record.district_id,
+                    district_name=record.district_name,
+                    input=record.digest,
+                    config=self.key,
+                    outputs=outcome.outputs,
+                    option=outcome.option,
+                    confidence=outcome.confidence,
+                    decided_by=outcome.decided_by,
+                    open_questions=outcome.open_questions,
+                )
+                result.done += 1
+                result.options[entry.option] += 1
+                entries.append(entry)
+                summary.entry(entry)
+                self.manifest.keep(entry)
+        self.manifest.record(entries)
+        self.chunks_finished += 1
+        if self.progress is not None:
+            self.progress(self._event())
+        if self.hook is not None:
+            self.hook(self.chunks_finished)
+
+    def _event(self, final: bool = False) -> ProgressEvent:
+        fraction = self.source.fraction()
+        expected = int(self.records_read / fraction) if fraction else None
+        result = self.result
+        return ProgressEvent(
+            rows=result.districts,
+            done=result.done,
+            skipped=result.skipped,
+            failed=result.failed,
+            expected=result.districts if final else expected,
+            elapsed=time.perf_counter() - self.started,
+            final=final,
+        )
+
+
+def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for fmt in formats:
+        fmt = fmt.strip().lower()
+        if fmt not in EXTENSIONS:
+            raise InputError.at(SourceLocation("--format"), f"unknown format '{fmt}'; choose from md, html, json")
+        if fmt not in chosen:
+            chosen.append(fmt)
+    if not chosen:
+        raise InputError.at(SourceLocation("--format"), "give at least one format: md, html or json")
+    return tuple(chosen)
+
+
+def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Path | None, date | None, str]:
+    """The templates folder, the generation date and the templates digest (when documents are rendered)."""
+    from .documents import Renderer, generation_date
+
+    generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
+    rendered = [fmt for fmt in formats if fmt in ("md", "html")]
+    if not rendered:
+        return None, None, ""
+    folder = templates_dir(config.templates)
+    Renderer(folder).check(tuple(rendered))  # template errors surface here, once, before any worker starts
+    return folder, generated, folder_digest(folder)
+
+
+def _prepare_folder(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise InputError.at(SourceLocation(display(out)), "is a file; --out needs a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.at(SourceLocation(display(out)), f"cannot create the folder: {exc.strerror}") from None
+    check_ours(out)
+    return out
+
+
+def _sweep_temporaries(folder: Path) -> None:
+    """Remove temporary files an interrupted or killed run of ours left behind."""
+    for entry in os.scandir(folder):
+        if _TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """`rostering-advisor batch INPUT --out DIR ...`: progress on stderr, the summary line on stdout."""
+    config = BatchConfig(
+        input=args.input,
+        out=args.out,
+        formats=tuple(part for part in str(args.format).split(",") if part.strip()),
+        workers=args.workers,
+        force=args.force,
+        rules=args.rules,
+        templates=getattr(args, "templates", None),
+        date=getattr(args, "date", None),
+    )
+    progress = reporter_for(stderr, args.quiet)
+    try:
+        with _terminate_as_interrupt():
+            result = run_batch(config, progress)
+    except KeyboardInterrupt:
+        stderr.write(f"\nstopped: finished districts are kept in {display(args.out)}; run the same command to resume\n")
+        raise
+    prefix = "" if Path(args.input).is_dir() else f"{display(args.input)}: "  # a folder's errors name the file
+    for notice in result.notices:
+        stderr.write(f"{prefix}{notice}\n")
+    for error in result.errors[:SHOWN_ERRORS]:
+        stderr.write(f"{prefix}{error}\n")
+    if result.failed > SHOWN_ERRORS:
+        more = result.failed - SHOWN_ERRORS
+        stderr.write(f"... and {more} more failed rows; see {display(result.out / SUMMARY_NAME)}\n")
+    stdout.write(result.summary_line() + "\n")
+    return result.exit_code
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """A `kill` (SIGTERM) stops the run as cleanly as Ctrl-C: workers stopped, temporary files removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

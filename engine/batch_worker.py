@@ -1,0 +1,253 @@
+"""A batch worker: a chunk of records in, their documents written, small results out.
+
+Each worker process holds its own `Advisor` (durable_rules keeps one engine host per process and is
+not thread-safe) and its own template renderer. A chunk is evaluated with one
+`Advisor.recommend_many` call (batched engine calls), then every district's documents are rendered
+and written atomically by the worker itself; only the summary fields go back to the parent, with
+the time spent in each stage. With one worker the same code runs inside the parent process.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+from .advisor import Advisor, Recommendation
+from .answers import District
+from .batch_input import CellProblem, Layout, Record, RowError
+from .batch_rows import RowProblem, to_district
+from .errors import AdvisorError, EngineError, InputError
+from .output import made_by_us, write_atomic
+
+EXTENSIONS = {"md": "md", "html": "html", "json": "json"}
+WRITER_THREADS = 4  # files are written (and fsynced) on threads, overlapping the rendering
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs, sent once when it starts."""
+
+    rules: Path | None
+    rules_digest: str
+    templates: Path | None
+    formats: tuple[str, ...]
+    out: Path
+    generated: date | None
+    layout: Layout | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One district to do: its record, its file-name stem, and the files the manifest says we wrote."""
+
+    record: Record
+    slug: str
+    owned: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one task: the files written and the summary fields, or the error."""
+
+    row: int
+    slug: str
+    outputs: tuple[str, ...] = ()
+    option: str = ""
+    confidence: str = ""
+    decided_by: str = ""
+    open_questions: tuple[str, ...] = ()
+    error: RowError | None = None
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over workers (and writer threads, for `write`), so the
+    figures can exceed the wall time; `write_wait` is the time workers waited for their writes."""
+
+    parse: float = 0.0
+    engine: float = 0.0
+    render: float = 0.0
+    write: float = 0.0
+    write_wait: float = 0.0
+
+    def add(self, other: "StageTimes") -> None:
+        self.parse += other.parse
+        self.engine += other.engine
+        self.render += other.render
+        self.write += other.write
+        self.write_wait += other.write_wait
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.advisor = Advisor.load(config.rules)
+        if self.advisor.rules.digest != config.rules_digest:
+            raise EngineError("the rules changed while the batch was starting; run it again")
+        self._writers = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="batch-writer")
+        self.renderer: Any = None
+        if any(f in ("md", "html") for f in config.formats):
+            from .documents import Renderer
+
+            self.renderer = Renderer(config.templates)
+
+    def run(self, tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+        times = StageTimes()
+        results: dict[int, Result] = {}
+        ready: list[tuple[Task, District]] = []
+        start = time.perf_counter()
+        for task in tasks:
+            try:
+                district = to_district(task.record, self.config.layout, self.advisor.rules, self.config.source)
+            except RowProblem as problem:
+                results[task.record.row] = Result(task.record.row, task.slug, error=problem.error)
+            else:
+                ready.append((task, district))
+        times.parse = time.perf_counter() - start
+
+        start = time.perf_counter()
+        recommendations = self._recommend(ready, results)
+        times.engine = time.perf_counter() - start
+
+        writing: list[tuple[Task, Recommendation, list[tuple[str, Future]]]] = []
+        try:
+            for (task, _), recommendation in zip(ready, recommendations):
+                if recommendation is not None:
+                    documents = self._render_all(task, recommendation, results, times)
+                    if documents is not None:
+                        futures = [(name, self._write(name, text, task)) for name, text in documents]
+                        writing.append((task, recommendation, futures))
+        finally:  # never leave a write half-way (its temporary file would outlive the run)
+            start = time.perf_counter()
+            wait([future for *_, futures in writing for _, future in futures])
+            times.write_wait += time.perf_counter() - start
+        for task, recommendation, futures in writing:
+            results[task.record.row] = self._result(task, recommendation, futures, times)
+        return [results[task.record.row] for task in tasks], times
+
+    def _recommend(
+        self, ready: list[tuple[Task, District]], results: dict[int, Result]
+    ) -> list[Recommendation | None]:
+        """Recommendations for the chunk; if the engine fails, district by district to find the culprit."""
+        districts = [district for _, district in ready]
+        try:
+            return list(self.advisor.recommend_many(districts))
+        except AdvisorError:
+            pass
+        out: list[Recommendation | None] = []
+        for task, district in ready:
+            try:
+                out.append(self.advisor.recommend(district))
+            except AdvisorError as error:
+                row = task.record.row
+                results[row] = Result(row, task.slug, error=RowError.single(row, f"the rules engine failed: {error}"))
+                out.append(None)
+        return out
+
+    def close(self) -> None:
+        self._writers.shutdown(wait=True)
+
+    def _render_all(
+        self, task: Task, recommendation: Recommendation, results: dict[int, Result], times: StageTimes
+    ) -> list[tuple[str, str]] | None:
+        """(file name, text) per format, or None with the error recorded in `results`."""
+        row = task.record.row
+        documents = []
+        for fmt in self.config.formats:
+            start = time.perf_counter()
+            try:
+                documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
+            except AdvisorError as error:
+                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
+                return None
+            finally:
+                times.render += time.perf_counter() - start
+        return documents
+
+    def _write(self, name: str, text: str, task: Task) -> Future:
+        """Write on a writer thread: a file's fsync then overlaps with rendering the next district."""
+        return self._writers.submit(self._write_file, self.config.out / name, text, name in task.owned)
+
+    @staticmethod
+    def _write_file(path: Path, text: str, force: bool) -> tuple[float, CellProblem | None]:
+        """Write one document; a file this tool did not write is never replaced, whatever the options."""
+        start = time.perf_counter()
+        if not force and path.exists() and not made_by_us(path):
+            reason = (
+                f"{path.name} already exists and was not written by rostering-advisor; "
+                "move it away to write this district"
+            )
+            return time.perf_counter() - start, CellProblem(None, "", reason)
+        try:
+            write_atomic(path, text, force=force)
+        except InputError as error:
+            problem = CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({path.name})")
+            return time.perf_counter() - start, problem
+        return time.perf_counter() - start, None
+
+    @staticmethod
+    def _result(
+        task: Task, recommendation: Recommendation, futures: list[tuple[str, Future]], times: StageTimes
+    ) -> Result:
+        row = task.record.row
+        problems = []
+        for _, future in futures:
+            seconds, problem = future.result()
+            times.write += seconds
+            if problem is not None:
+                problems.append(problem)
+        if problems:
+            return Result(row, task.slug, error=RowError(row, tuple(problems)))
+        return Result(
+            row,
+            task.slug,
+            outputs=tuple(name for name, _ in futures),
+            option=recommendation.option,
+            confidence=recommendation.confidence,
+            decided_by=recommendation.decided_by,
+            open_questions=tuple(o.question for o in recommendation.open_questions),
+        )
+
+    def _render(self, recommendation: Recommendation, fmt: str) -> str:
+        if fmt == "json":
+            return json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return self.renderer.render(recommendation, fmt, generated=self.config.generated)
+
+
+_WORKER: Worker | None = None
+_START_ERROR: str | None = None
+
+
+def start(config: WorkerConfig) -> None:
+    """Pool initializer: build this process's worker; Ctrl-C is the parent's to handle, and a worker
+    whose parent is gone (killed outright) exits rather than wait for work for ever."""
+    global _WORKER, _START_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="batch-parent-watch", daemon=True).start()
+    try:
+        _WORKER = Worker(config)
+    except AdvisorError as error:  # reported with the first chunk, rather than breaking the pool
+        _START_ERROR = str(error)
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the parent process has ended
+    os._exit(1)  # its temporary files, if any, are swept by the next run
+
+
+def run_chunk(tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+    if _WORKER is None:
+        raise EngineError(f"a batch worker could not start: {_START_ERROR or 'start() was not called'}")
+    return _WORKER.run(tasks)

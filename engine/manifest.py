@@ -1,0 +1,223 @@
+"""The resume manifest of a batch output folder: what was written for which district, from what.
+
+`DIR/.rostering-manifest.jsonl` is JSON Lines: a header line carrying the generator mark, then
+one `Entry` per district: its slug, a digest of its input row, a digest of the configuration
+(tool version, rules digest, templates digest, formats), the files written and the summary
+fields (so a skipped district still appears in `summary.csv` and `index.html`).
+
+During a run the file is a journal: entries are appended and flushed to disk after every chunk,
+so a run that is interrupted or killed resumes from the last finished chunk (the last entry of a
+slug wins). At the end of a run it is compacted: replaced, atomically, by the entries of the
+districts in this run's input, in input order. A lock keeps two runs out of one folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from . import __version__
+from .errors import InputError, SourceLocation
+from .output import GENERATOR_MARK
+from .paths import display
+
+try:  # POSIX; elsewhere runs are simply not locked against each other
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+MANIFEST_NAME = ".rostering-manifest.jsonl"
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One district whose documents were written."""
+
+    slug: str
+    district_id: str | None
+    district_name: str | None
+    input: str  # digest of the input row
+    config: str  # digest of tool version, rules, templates and formats
+    outputs: tuple[str, ...]  # file names inside the output folder
+    option: str
+    confidence: str
+    decided_by: str
+    open_questions: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> "Entry":
+        data = json.loads(line)
+        data["outputs"] = tuple(data["outputs"])
+        data["open_questions"] = tuple(data["open_questions"])
+        return cls(**data)
+
+
+def config_digest(*parts: object) -> str:
+    """A digest of everything besides the input row that shapes a district's documents."""
+    text = json.dumps([str(p) for p in parts], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of every file below `folder` (names and bytes), e.g. the templates."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\x00")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+class Manifest:
+    """Read the previous runs' entries, journal this run's, compact at the end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / MANIFEST_NAME
+        self._lines: dict[str, str] = {}  # slug -> its latest entry, unparsed (small in memory)
+        self._journal: IO[str] | None = None
+        self._compact: IO[str] | None = None
+        self._compact_path: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def open(self) -> None:
+        """Load the entries, lock the folder and open the journal."""
+        is_new = not self.path.exists() or self.path.stat().st_size == 0
+        if not is_new:
+            self._load()
+        self._journal = open(self.path, "a+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._journal.close()
+                self._journal = None
+                raise InputError.at(
+                    SourceLocation(display(self.folder)), "another batch run is writing to this folder"
+                ) from None
+        if is_new:
+            self._journal.write(_header() + "\n")
+        else:
+            self._journal.seek(0, os.SEEK_END)
+            self._journal.seek(self._journal.tell() - 1)
+            if self._journal.read(1) != "\n":  # a line cut short by a crash
+                self._journal.write("\n")
+        self._sync(self._journal)
+
+    def begin(self) -> None:
+        """Start the compacted copy that `finish()` puts in place of the journal."""
+        descriptor, self._compact_path = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=self.folder)
+        self._compact = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
+        self._compact.write(_header() + "\n")
+
+    def _load(self) -> None:
+        with open(self.path, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+            if GENERATOR_MARK not in first:
+                raise InputError.at(
+                    SourceLocation(display(self.path)),
+                    "already exists and was not written by rostering-advisor; choose another output folder",
+                )
+            try:
+                if json.loads(first).get("manifest") != MANIFEST_FORMAT:
+                    return  # another layout: start afresh, everything is redone
+            except ValueError:
+                return
+            for line in handle:
+                slug = _slug_of(line)
+                if slug is not None:
+                    self._lines[slug] = line.rstrip("\n")
+
+    def get(self, slug: str) -> Entry | None:
+        line = self._lines.get(slug)
+        if line is None:
+            return None
+        try:
+            return Entry.from_json(line)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def unchanged(self, slug: str, input_digest: str, config: str) -> Entry | None:
+        """The entry of a district whose input and configuration match and whose files are all there."""
+        entry = self.get(slug)
+        if entry is None or entry.input != input_digest or entry.config != config:
+            return None
+        if not all((self.folder / name).is_file() for name in entry.outputs):
+            return None
+        return entry
+
+    def record(self, entries: Iterable[Entry]) -> None:
+        """Journal finished districts, durably (a resumed run trusts them)."""
+        assert self._journal is not None
+        lines = [entry.to_json() for entry in entries]
+        if lines:
+            self._journal.write("\n".join(lines) + "\n")
+            self._sync(self._journal)
+
+    def keep(self, entry: Entry) -> None:
+        """Add a district of this run to the compacted manifest (in input order)."""
+        assert self._compact is not None
+        self._compact.write(entry.to_json() + "\n")
+
+    def finish(self) -> None:
+        """Replace the journal by the compacted manifest."""
+        assert self._compact is not None and self._compact_path is not None
+        self._sync(self._compact)
+        self._compact.close()
+        self._compact = None
+        os.chmod(self._compact_path, 0o644)
+        os.replace(self._compact_path, self.path)
+        self._compact_path = None
+        self.close()
+
+    def close(self) -> None:
+        """Release the lock; drop an unfinished compacted copy (the journal stays for a resume)."""
+        if self._compact is not None:
+            self._compact.close()
+            self._compact = None
+        if self._compact_path is not None:
+            try:
+                os.unlink(self._compact_path)
+            except OSError:
+                pass
+            self._compact_path = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def entries(self) -> Iterator[Entry]:
+        """The entries of the (compacted) manifest on disk, in order."""
+        with open(self.path, encoding="utf-8") as handle:
+            handle.readline()
+            for line in handle:
+                if line.strip():
+                    yield Entry.from_json(line)
+
+    @staticmethod
+    def _sync(handle: IO[str]) -> None:
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _header() -> str:
+    return json.dumps({"generator": f"{GENERATOR_MARK} {__version__}", "manifest": MANIFEST_FORMAT})
+
+
+def _slug_of(line: str) -> str | None:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None  # a line cut short by a crash
+    slug = data.get("slug") if isinstance(data, dict) else None
+    return slug if isinstance(slug, str) else None

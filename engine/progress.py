@@ -1,0 +1,117 @@
+"""Progress of a long run: a bar on a terminal, plain periodic lines in logs, nothing when quiet.
+
+A reporter is any callable taking a `ProgressEvent`; the batch calls it after every finished
+chunk and once more, with `final=True`, at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+BAR_WIDTH = 24
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Counts so far; `expected` is an estimate of the total (None until one can be made)."""
+
+    rows: int
+    done: int
+    skipped: int
+    failed: int
+    expected: int | None
+    elapsed: float
+    final: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def fraction(self) -> float | None:
+        if self.final:
+            return 1.0
+        if not self.expected:
+            return None
+        return min(1.0, self.rows / self.expected)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.final or not self.expected or self.rate <= 0:
+            return None
+        return max(0.0, (self.expected - self.rows) / self.rate)
+
+
+Reporter = Callable[[ProgressEvent], None]
+
+
+class TerminalProgress:
+    """A single redrawn line: bar, percentage, rows, rate and time left."""
+
+    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        if not event.final and now - self._last < self.interval:
+            return
+        self._last = now
+        fraction = event.fraction
+        if fraction is None:
+            bar, percent = "", ""
+        else:
+            filled = int(round(fraction * BAR_WIDTH))
+            bar, percent = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] ", f"{fraction:4.0%} "
+        left = event.seconds_left
+        eta = f", {_duration(left)} left" if left is not None else ""
+        text = f"{bar}{percent}{event.rows:,} districts, {event.rate:,.0f}/s{eta}"
+        if event.failed:
+            text += f", {event.failed:,} failed"
+        self.stream.write("\r" + text.ljust(self._width))
+        self._width = len(text)
+        if event.final:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+class PlainProgress:
+    """A line every `interval` seconds, for logs and CI."""
+
+    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
+        self.stream = stream
+        self.interval = interval
+        self._last = time.monotonic()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        if event.final or now - self._last < self.interval:
+            return  # the final counts are the summary line's job
+        self._last = now
+        share = f" ({event.fraction:.0%})" if event.fraction is not None else ""
+        left = event.seconds_left
+        eta = f", about {_duration(left)} left" if left is not None else ""
+        self.stream.write(f"batch: {event.rows:,} districts{share}, {event.rate:,.0f}/s{eta}\n")
+        self.stream.flush()
+
+
+def reporter_for(stream: TextIO, quiet: bool) -> Reporter | None:
+    if quiet:
+        return None
+    isatty = getattr(stream, "isatty", None)
+    return TerminalProgress(stream) if isatty is not None and isatty() else PlainProgress(stream)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
