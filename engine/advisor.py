@@ -179,7 +179,8 @@ class Recommendation:
             ],
             "next_steps": [{"id": n, "text": _next_step_text(rules, n)} for n in outcome.next_steps],
             "rules": {"version": rules.version, "digest": rules.digest},
-            "trace": [{"rule": f.rule, "kind": f.kind, "facts": [outcome.facts[f.fact]]} for f in outcome.trace],
+            "facts": list(outcome.facts),
+            "trace": [{"rule": f.rule, "kind": f.kind, "facts": [f.fact]} for f in outcome.trace],
         }
 
 

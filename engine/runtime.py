@@ -29,9 +29,11 @@ from durable.engine import Host
 from .compiler import Action, Program
 from .errors import EngineError
 
-BATCH = 500
-MEMO_SIZE = 4096  # whole outcomes (~10 KB each)
-VERDICT_MEMO_SIZE = 1 << 18  # verdicts (~0.3 KB each with their key)
+# Sessions per assert_facts call: durable_rules keeps ~0.8 MB per live session and never returns
+# it to the system, and batches beyond a few dozen are no faster.
+BATCH = 64
+MEMO_SIZE = 256  # whole outcomes (~10 KB each); main intakes rarely repeat (the profile is in the key)
+VERDICT_MEMO_SIZE = 1 << 17  # verdicts: a ~40-character key each, the Verdicts themselves shared
 
 _LOCK = threading.RLock()
 _SESSIONS = itertools.count(1)
@@ -137,8 +139,10 @@ class Engine:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._handle = _handle_for(program)
-        self._outcomes: OrderedDict[tuple, Outcome] = OrderedDict()
-        self._verdicts: OrderedDict[tuple, Verdict] = OrderedDict()
+        self._answer_names = tuple(f"a_{q}" for q in program.questions)
+        self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        self._verdicts: OrderedDict[str, Verdict] = OrderedDict()
+        self._shared_verdicts: dict[Verdict, Verdict] = {}
 
     def evaluate(self, intakes: Iterable[dict[str, Any]]) -> list[Outcome]:
         """Outcomes for intakes (facts without `sid`), in order; identical intakes run once."""
@@ -146,16 +150,24 @@ class Engine:
 
     def decide(self, intakes: Iterable[dict[str, Any]]) -> list[Verdict]:
         """Just the verdicts, from a much larger memo: what-if variants repeat across districts."""
-        return self._memoised(
-            intakes, self._verdicts, VERDICT_MEMO_SIZE, lambda o: Verdict(o.option, o.confidence, o.decided_by)
-        )
+        def shared(outcome: Outcome) -> Verdict:
+            verdict = Verdict(outcome.option, outcome.confidence, outcome.decided_by)
+            return self._shared_verdicts.setdefault(verdict, verdict)
+
+        return self._memoised(intakes, self._verdicts, VERDICT_MEMO_SIZE, shared)
+
+    def _key(self, intake: dict[str, Any]) -> str:
+        """A compact memo key: one letter per answer (yes/no/unknown), then the profile values."""
+        answers = "".join(intake.get(name, "?")[0] for name in self._answer_names)
+        profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
+        return f"{answers}{json.dumps(profile, ensure_ascii=False)}" if profile else answers
 
     def _memoised(self, intakes: Iterable[dict[str, Any]], memo: OrderedDict, size: int, keep: Any) -> list:
         keys = []
-        todo: dict[tuple, dict[str, Any]] = {}
-        results: dict[tuple, Any] = {}
+        todo: dict[str, dict[str, Any]] = {}
+        results: dict[str, Any] = {}
         for intake in intakes:
-            key = tuple(sorted(intake.items()))
+            key = self._key(intake)
             keys.append(key)
             if key in memo:
                 results[key] = memo[key]

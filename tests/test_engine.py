@@ -163,9 +163,11 @@ def test_trace_names_yaml_rules_in_firing_order(advisor: Advisor) -> None:
     ]
     assert trace[8:] == list(result.outcome.next_steps)
     assert trace[8:] and all(step.startswith("import_") for step in trace[8:])
-    first = result.to_dict()["trace"][0]
-    assert first["facts"][0]["t"] == "intake" and first["facts"][0]["a_over_5000_students"] == "unknown"
-    assert result.to_dict()["trace"][1]["facts"][0]["d_over_5000_students"] == "enrolment_5000_or_more"
+    data = result.to_dict()
+    first, second = (data["facts"][entry["facts"][0]] for entry in data["trace"][:2])
+    assert first["t"] == "intake" and first["a_over_5000_students"] == "unknown"
+    assert second["d_over_5000_students"] == "enrolment_5000_or_more"
+    assert [data["facts"][e["facts"][0]]["t"] for e in data["trace"][5:8]] == ["intake", "tally", "decision"]
 
 
 def test_exact_tie_uses_the_tie_break(advisor: Advisor) -> None:
