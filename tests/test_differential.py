@@ -17,6 +17,16 @@ from .reference import evaluate
 EXAMPLES = sorted((ROOT / "examples").glob("*/answers.yaml"))
 
 
+def assert_agrees(outcome, expected) -> None:
+    assert (outcome.option, outcome.decided_by, outcome.confidence, outcome.overrides) == (
+        expected.option,
+        expected.decided_by,
+        expected.confidence,
+        expected.overrides,
+    )
+    assert outcome.answers == expected.answers
+
+
 def test_every_yes_no_combination_agrees(advisor: Advisor) -> None:
     questions = [q.id for q in advisor.rules.questions]
     combos = [dict(zip(questions, values)) for values in itertools.product(("yes", "no"), repeat=len(questions))]
@@ -36,13 +46,7 @@ def test_every_example_district_agrees(advisor: Advisor, path: Path) -> None:
     district = advisor.read(path)
     outcome = advisor.recommend(district).outcome
     expected = evaluate(advisor.rules, district.answers, district.profile)
-    assert (outcome.option, outcome.decided_by, outcome.confidence, outcome.overrides) == (
-        expected.option,
-        expected.decided_by,
-        expected.confidence,
-        expected.overrides,
-    )
-    assert outcome.answers == expected.answers
+    assert_agrees(outcome, expected)
 
 
 ANSWER = st.sampled_from(["yes", "no", "unknown"])
@@ -63,11 +67,5 @@ def test_answers_with_unknowns_and_profiles_agree(advisor: Advisor, data: st.Dat
     answers = data.draw(st.fixed_dictionaries({}, optional={q: ANSWER for q in questions}))
     outcome = advisor.evaluate([answers], profile)[0]
     expected = evaluate(advisor.rules, answers, profile)
-    assert (outcome.option, outcome.decided_by, outcome.confidence, outcome.overrides) == (
-        expected.option,
-        expected.decided_by,
-        expected.confidence,
-        expected.overrides,
-    )
-    assert outcome.answers == expected.answers
+    assert_agrees(outcome, expected)
     assert outcome.scores == expected.scores
