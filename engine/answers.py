@@ -68,10 +68,11 @@ def answers_schema(rules: Rules) -> dict[str, Any]:
 
 def _build_answers_schema(rules: Rules) -> dict[str, Any]:
     answer_value = {
+        "title": "yes, no or unknown",
         "anyOf": [
             {"enum": ["yes", "no", "unknown"]},
-            {"type": ["string", "boolean", "null"]},
-        ]
+            {"type": ["string", "boolean", "integer", "null"]},
+        ],
     }
     kinds = {"number": {"type": "number"}, "text": {"type": "string"}, "boolean": {"type": "boolean"}}
     profile_props = {

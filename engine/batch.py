@@ -15,7 +15,8 @@ in the manifest, streams `summary.csv`, and writes `index.html` when the run com
 Exit codes: 0 every row succeeded; 3 some rows failed (each reported with row, column and reason,
 and listed in summary.csv); 2 the input as a whole is unusable (raised as `InputError` before
 anything is written). An interrupted run keeps every finished chunk: run the same command again to
-resume.
+resume. A worker process that dies loses only its chunk's rows: they are tried again one by one in
+a fresh worker, and a row whose worker dies again fails (exit 3) while the run goes on (`batch_pool`).
 
 What is unchanged: the district's input row, the rules (digest), the templates (digest, when
 Markdown or HTML is written), the formats and the tool's version. The generation date is not part
@@ -60,6 +61,7 @@ _TEMPORARY = re.compile(
     + re.escape(MANIFEST_NAME)
     + r")\.[a-z0-9_]{8}\.tmp$"
 )
+_DOCUMENT_TEMPORARY = re.compile(r"^\.[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)\.[a-z0-9_]{8}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,17 @@ class BatchResult:
 
 
 def run_batch(
-    config: BatchConfig, progress: Reporter | None = None, *, hook: Callable[[int], None] | None = None
+    config: BatchConfig,
+    progress: Reporter | None = None,
+    *,
+    hook: Callable[[int], None] | None = None,
+    task_hook: Callable[[Task], None] | None = None,
 ) -> BatchResult:
     """Advise every district of `config.input`; documents, summary.csv and index.html go to `config.out`.
 
     `progress` receives a ProgressEvent after every chunk; `hook(chunks_finished)` runs after each
-    chunk is journalled (tests use it to interrupt a run).
+    chunk is journalled (tests use it to interrupt a run); `task_hook(task)` runs in the worker before
+    each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
     formats = _check_formats(config.formats)
     workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
@@ -130,6 +137,7 @@ def run_batch(
             generated=generated,
             layout=source.layout,
             source=source.name,
+            task_hook=task_hook,
         )
         key = config_digest(GENERATOR_MARK, __version__, rules.digest, templates_key, ",".join(formats))
         run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
@@ -193,6 +201,7 @@ class _Run:
             if runner is not None:
                 runner.close()
                 runner = None
+                _sweep_temporaries(self.out, _DOCUMENT_TEMPORARY)  # a worker that died may have left one
             summary.commit()
             manifest.finish()
         except BaseException:
@@ -372,10 +381,10 @@ def _prepare_folder(out: Path) -> Path:
     return out
 
 
-def _sweep_temporaries(folder: Path) -> None:
-    """Remove temporary files an interrupted or killed run of ours left behind."""
+def _sweep_temporaries(folder: Path, pattern: re.Pattern[str] = _TEMPORARY) -> None:
+    """Remove temporary files an interrupted or killed run (or worker) of ours left behind."""
     for entry in os.scandir(folder):
-        if _TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
             try:
                 os.unlink(entry.path)
             except OSError:

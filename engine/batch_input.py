@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -39,7 +40,9 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 ANSWERS_SUFFIXES = {".yaml", ".yml", ".json"}
 KNOWN_PROFILE = {"students": "number", "sis": "text", "uses_clever": "boolean"}
 MAX_LINE_BYTES = 1024 * 1024
+MAX_NOTICES = 20  # unknown columns told about one by one
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -94,22 +97,31 @@ class Layout:
     id_index: int | None
     name_index: int | None
 
-    @property
+    @cached_property
+    def named(self) -> tuple[Column, ...]:
+        """The columns with a header (computed once: a header may have a million blank columns)."""
+        return tuple(c for c in self.columns if c.kind != "blank")
+
+    @cached_property
     def width(self) -> int:
         """Cells a row must have: up to the last column with a header."""
-        named = [c.number for c in self.columns if c.kind != "blank"]
-        return max(named) if named else 0
+        return self.named[-1].number if self.named else 0
 
     def unknown(self) -> list[Column]:
         return [c for c in self.columns if c.kind == "unknown"]
 
     def notices(self) -> list[str]:
-        """What to tell the user once about the header (each affected row also fails on its own)."""
-        return [
-            f"column {c.number} ({c.header.strip()}) is not a question, a profile field, district_id or "
+        """What to tell the user once about the header (each affected row also fails on its own);
+        at most MAX_NOTICES lines, however many columns are unknown."""
+        unknown = self.unknown()
+        lines = [
+            f"column {c.number} ({shown(c.header)[1:-1]}) is not a question, a profile field, district_id or "
             f"district_name{c.hint}; rows with a value in it are skipped"
-            for c in self.unknown()
+            for c in unknown[:MAX_NOTICES]
         ]
+        if len(unknown) > MAX_NOTICES:
+            lines.append(f"... and {len(unknown) - MAX_NOTICES:,} more unknown columns")
+        return lines
 
 
 @dataclass
@@ -223,15 +235,14 @@ class BatchInput:
                 "no header row: the first row must name the columns (district_id, district_name, question ids...)",
             )
         if self._lines and self._lines.bad_lines:
-            raise InputError.at(
-                SourceLocation(self.name, 1, 1), "the header row is not valid UTF-8; save the file as CSV UTF-8"
-            )
+            raise InputError.at(SourceLocation(self.name, 1, 1), f"the header row {self._lines.not_utf8()}")
         return analyse_header(header, self.rules, self.name)
 
     def _csv_records(self) -> Iterator[Record]:
         assert self.layout is not None and self._lines is not None
         layout = self.layout
         row = 1
+        start = self._reader.line_num + 1  # the file line the next row starts on
         while True:
             row += 1
             try:
@@ -239,15 +250,37 @@ class BatchInput:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield _failed(row, f"cannot be read as CSV: {exc}")
+                reason = self._unreadable(exc, start)
+                start = self._reader.line_num + 1
+                yield _failed(row, reason)
                 continue
+            start = self._reader.line_num + 1
             bad = self._lines.take_bad_lines(self._reader.line_num)
             if bad:
                 yield _failed(row, f"is not valid UTF-8 text (file line {bad}); save the file as CSV UTF-8")
                 continue
             if not any(cell.strip() for cell in cells):
                 continue  # an empty row, as spreadsheets leave between blocks
+            binary = next((number for number, cell in enumerate(cells, start=1) if "\x00" in cell), None)
+            if binary is not None:
+                column = layout.columns[binary - 1].header.strip() if binary <= len(layout.columns) else ""
+                reason = "holds a NUL character: binary data, not text; save the file as CSV UTF-8"
+                yield Record(row, None, None, None, "", RowError.single(row, reason, binary, column))
+                continue
             yield self._csv_record(row, cells, layout)
+
+    def _unreadable(self, error: csv.Error, start: int) -> str:
+        """Why a row cannot be read; raises InputError when the rest of the file cannot be trusted."""
+        if "field larger than field limit" not in str(error):
+            return f"cannot be read as CSV: {error}"
+        limit = csv.field_size_limit()
+        if self._reader.line_num > start:  # inside a quoted cell over several lines: lost in it
+            raise InputError.at(
+                SourceLocation(self.name, start, 1),
+                f"a quoted cell longer than {limit:,} characters, over file lines {start}-{self._reader.line_num}; "
+                "is a closing quote missing? The rest of the file cannot be read reliably",
+            )
+        return f"a cell is longer than {limit:,} characters"
 
     def _csv_record(self, row: int, cells: list[str], layout: Layout) -> Record:
         district_id = cell_value(cells, layout.id_index)
@@ -410,6 +443,14 @@ class _Lines:
         except UnicodeDecodeError:
             self.bad_lines.append(self.number)
             return raw.decode("utf-8", "replace")
+
+    def not_utf8(self) -> str:
+        """Why the start of the file is not UTF-8 text, for the message."""
+        self.handle.seek(0)
+        start = self.handle.read(4)
+        if start.startswith(_UTF16_BOMS):
+            return "is UTF-16 text (Excel's \"Unicode Text\"); save the file as CSV UTF-8"
+        return "is not valid UTF-8 text; save the file as CSV UTF-8"
 
     def take_bad_lines(self, up_to: int) -> int | None:
         """The first undecodable line at or before `up_to`, forgetting those lines."""

@@ -57,7 +57,7 @@ def from_cells(row: int, cells: list[str], layout: Layout, source: str) -> Distr
     answers: dict[str, str] = {}
     profile: dict[str, Any] = {}
     notes = ""
-    for column in layout.columns:
+    for column in layout.named:  # blank columns: below, only as far as the row goes
         raw = cells[column.number - 1] if column.number <= len(cells) else ""
         value = raw.strip()
         kind = column.kind
@@ -87,8 +87,12 @@ def from_cells(row: int, cells: list[str], layout: Layout, source: str) -> Distr
             problems.append(
                 _problem(column, f"not a question, a profile field, district_id or district_name{column.hint}")
             )
-        elif kind == "blank" and value:
-            problems.append(_problem(column, f"a value, {shown(value)}, in a column without a header"))
+    if len(layout.named) < len(layout.columns):
+        for column in layout.columns[: len(cells)]:
+            value = cells[column.number - 1].strip()
+            if column.kind == "blank" and value:
+                problems.append(_problem(column, f"a value, {shown(value)}, in a column without a header"))
+        problems.sort(key=lambda problem: problem.column or 0)
     district_id = cell_value(cells, layout.id_index)
     name = cell_value(cells, layout.name_index)
     if name and len(name) > MAX_NAME:

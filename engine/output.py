@@ -26,8 +26,13 @@ def made_by_us(path: Path) -> bool:
         return False
 
 
-def write_atomic(path: Path, text: str, *, force: bool = False) -> None:
-    """Write `text` to `path` (UTF-8), refusing to replace a file this tool did not write."""
+def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = True) -> None:
+    """Write `text` to `path` (UTF-8), refusing to replace a file this tool did not write.
+
+    The rename alone makes the write atomic for a crash or kill of this process; `durable` also
+    flushes the data to disk first, so it survives a power cut. Batch mode, which writes tens of
+    thousands of files, leaves that to the end of each chunk.
+    """
     path = Path(path)
     name = display(path)
     if path.is_dir():
@@ -46,8 +51,9 @@ def write_atomic(path: Path, text: str, *, force: bool = False) -> None:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException as exc:
