@@ -40,8 +40,8 @@ class Runner(Protocol):
     def terminate(self) -> None: ...
 
 
-def start_workers(config: WorkerConfig, processes: int) -> Runner:
-    return InProcess(config) if processes == 1 else Pool(config, processes)
+def start_workers(config: WorkerConfig, processes: int, *, isolate: bool = True) -> Runner:
+    return Pool(config, processes) if isolate or processes > 1 else InProcess(config)
 
 
 class _Finished:

@@ -50,8 +50,10 @@ def rows(count: int, poison: set[int]) -> list[str]:
     ]
 
 
-def run(source: Path, out: Path, hook=None, chunk_size: int = 3) -> BatchResult:
-    config = BatchConfig(source, out, formats=("json",), workers=2, rules=RULES, date="2026-01-05", chunk_size=chunk_size)
+def run(source: Path, out: Path, hook=None, chunk_size: int = 3, workers: int = 2) -> BatchResult:
+    config = BatchConfig(
+        source, out, formats=("json",), workers=workers, rules=RULES, date="2026-01-05", chunk_size=chunk_size
+    )
     return run_batch(config, task_hook=hook)
 
 
@@ -94,6 +96,14 @@ def test_a_row_that_kills_its_worker_fails_alone_and_the_run_finishes(
     again = run(source, out)  # no fault now: only the failed row is done
     assert (again.done, again.skipped, again.failed, again.exit_code) == (1, 8, 0, 0)
     assert {name: mtimes(out)[name] for name in before} == before
+
+
+def test_one_worker_and_one_small_chunk_are_isolated_too(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    source = write_csv(tmp_path / "d.csv", rows(4, poison={2}))
+    result = run(source, out, functools.partial(crash, "segv", out, None), chunk_size=250, workers=1)
+    assert (result.districts, result.done, result.failed, result.exit_code) == (4, 3, 1, 3)
+    assert leftovers(out) == []
 
 
 def test_a_chunk_where_every_row_crashes_gives_up_after_a_few(tmp_path: Path) -> None:
