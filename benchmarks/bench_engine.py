@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import durable_rules_engine as core
 from durable.engine import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

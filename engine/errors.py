@@ -6,7 +6,7 @@ A leaf module: it imports nothing from the package, so every stage can raise the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run worked and found a failure (tests, changed recommendations)
@@ -76,14 +76,6 @@ class EngineError(AdvisorError):
 
 class TemplateError(AdvisorError):
     """A template could not be rendered; the message names the template and line."""
-
-
-def collect(errors: Iterable[InputError]) -> InputError | None:
-    """Merge several input errors into one, or None when there are none."""
-    diagnostics: list[Diagnostic] = []
-    for error in errors:
-        diagnostics.extend(error.diagnostics)
-    return InputError(diagnostics) if diagnostics else None
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:

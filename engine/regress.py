@@ -88,9 +88,6 @@ class Example:
     district: District
     expectation: Expectation
 
-    def golden_path(self, fmt: str) -> Path:
-        return self.folder / GOLDEN_FILES[fmt]
-
 
 def example_schema() -> dict[str, Any]:
     return json.loads((resources.files("engine.schemas") / "example.schema.json").read_text(encoding="utf-8"))

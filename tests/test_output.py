@@ -6,7 +6,6 @@ import errno
 import os
 from pathlib import Path
 
-import pytest
 
 from engine import output
 from engine.cli import main
