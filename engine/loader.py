@@ -129,11 +129,8 @@ def decode(raw: bytes, name: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
         raise InputError.at(
-            SourceLocation(name, line, column), "the file is not valid UTF-8 text; save it as UTF-8"
+            _offset_location(name, raw, exc.start), "the file is not valid UTF-8 text; save it as UTF-8"
         ) from None
     text = text.removeprefix("\ufeff")
     if "\x00" in text:
@@ -199,8 +196,7 @@ def load_json(text: str, name: str) -> Document:
     except json.JSONDecodeError as exc:
         raise InputError.at(SourceLocation(name, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:
-        doc = _positions_only(text, name)
-        raise InputError.at(_find_problem(doc, text, name, str(exc)), f"invalid JSON: {exc}") from None
+        raise InputError.at(_find_problem(text, name, str(exc)), f"invalid JSON: {exc}") from None
     if isinstance(data, float) and not math.isfinite(data):  # pragma: no cover - refused above
         raise InputError.at(SourceLocation(name, 1, 1), "invalid JSON: not a finite number")
     doc = _positions_only(text, name)
@@ -220,24 +216,29 @@ def _positions_only(text: str, name: str) -> Document:
         return Document(name, None)
 
 
-def _find_problem(doc: Document, text: str, name: str, message: str) -> SourceLocation:
+def _find_problem(text: str, name: str, message: str) -> SourceLocation:
+    """Where the JSON parser's complaint (raised from a hook, so without a position) is in the text."""
     match = re.search(r"'([^']*)'", message)
     if match and "duplicate key" in message:
         needle = json.dumps(match.group(1))
         first = text.find(needle)
         second = text.find(needle, first + 1) if first >= 0 else -1
         if second >= 0:
-            line = text.count("\n", 0, second) + 1
-            return SourceLocation(name, line, second - (text.rfind("\n", 0, second) + 1) + 1)
+            return _offset_location(name, text, second)
     digits = re.search(r"\d{%d,}" % (MAX_NUMBER_DIGITS + 1), text)
     if "too large" in message and digits:
-        at = digits.start()
-        return SourceLocation(name, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
+        return _offset_location(name, text, digits.start())
     for token in ("NaN", "Infinity"):
         if token in message and token in text:
-            at = text.find(token)
-            return SourceLocation(name, text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1)
+            return _offset_location(name, text, text.find(token))
     return SourceLocation(name, 1, 1)
+
+
+def _offset_location(name: str, data: str | bytes, index: int) -> SourceLocation:
+    """The 1-based line and column of a character (or byte) offset."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line_start = data.rfind(newline, 0, index) + 1  # type: ignore[arg-type]
+    return SourceLocation(name, data.count(newline, 0, index) + 1, index - line_start + 1)  # type: ignore[arg-type]
 
 
 def _compose(text: str) -> yaml.Node | None:
