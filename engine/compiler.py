@@ -43,6 +43,8 @@ from .model import (
 
 FORMAT_TAG = "ra1"  # bump when the compiled form changes, so cached rulesets never mix
 
+# durable_rules keeps `pri` in 16 bits (100_000 wraps around), so stages are bands of 1,000;
+# checks.py caps the engine rules at 400, so no band overflows into the next.
 STAGE_DERIVED = 1_000
 STAGE_FACTORS = 2_000
 STAGE_OVERRIDES = 3_000
@@ -50,10 +52,6 @@ STAGE_TALLY = 4_000
 STAGE_DECISION = 5_000
 STAGE_CONFIDENCE = 6_000
 STAGE_NEXT_STEPS = 7_000
-
-# durable_rules keeps `pri` in 16 bits (100_000 wraps around), so stages are bands of 1,000 and
-# checks.py caps the rules per stage.
-STAGE_SIZE = 1_000
 
 _COMPARISONS = {"at_least": "$gte", "at_most": "$lte", "more_than": "$gt", "less_than": "$lt"}
 _OPPOSITE = {"at_least": "less_than", "less_than": "at_least", "at_most": "more_than", "more_than": "at_most"}
@@ -84,7 +82,6 @@ class Program:
     questions: tuple[str, ...]
     profile_fields: tuple[str, ...]
     options: tuple[str, ...]
-    recommend_overrides: tuple[str, ...]
     scored_questions: tuple[str, ...] = ()  # questions with factor rules: the ones the metrics count
     derivable: tuple[str, ...] = ()  # questions some derived rule can answer
     decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
@@ -227,7 +224,6 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         questions=tuple(q.id for q in rules.questions),
         profile_fields=tuple(sorted(rules.profile_fields())),
         options=tuple(o.id for o in rules.options),
-        recommend_overrides=tuple(o.id for o in deciding),
         scored_questions=tuple(q.id for q in rules.questions if any(f.question == q.id for f in rules.factors)),
         derivable=tuple(sorted({d.question for d in rules.derived})),
         decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),

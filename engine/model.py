@@ -11,13 +11,9 @@ from typing import Any, Callable, Iterator, Union
 from .errors import SourceLocation
 
 ANSWERS = ("yes", "no", "unknown")
-VOTING_ANSWERS = ("yes", "no")
 DECIDED_BY = ("override", "score", "tie_break")
-METRICS = ("margin", "margin_share", "answered", "unanswered", "total_weight")
 NUMERIC_OPS = ("at_least", "at_most", "more_than", "less_than")
-PROFILE_OPS = ("equals", "not_equals", *NUMERIC_OPS, "in", "in_catalogue", "present")
 
-Scalar = Union[str, int, float, bool]
 Locate = Callable[[tuple], SourceLocation]
 
 

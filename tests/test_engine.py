@@ -233,7 +233,6 @@ def test_a_fact_no_rule_handles_is_an_engine_error() -> None:
         questions=program.questions,
         profile_fields=(),
         options=program.options,
-        recommend_overrides=(),
     )
     with pytest.raises(EngineError, match="no rule handles the fact"):
         Engine(lonely).evaluate([{"t": "intake"}])
