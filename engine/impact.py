@@ -208,25 +208,10 @@ def _without(entry: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != key}
 
 
-def _locations(rules: Rules) -> dict[tuple[str, str], Any]:
-    out: dict[tuple[str, str], Any] = {("manifest", "manifest"): rules.manifest.loc}
-    out.update({("options", o.id): o.loc for o in rules.options})
-    out.update({("themes", t.id): t.loc for t in rules.themes})
-    out.update({("questions", q.id): q.loc for q in rules.questions})
-    out.update({("factors", f.id): f.loc for f in rules.factors})
-    out.update({("overrides", o.id): o.loc for o in rules.overrides})
-    out.update({("catalogues", k): c.loc for k, c in rules.catalogues.items()})
-    out.update({("derived", d.id): d.loc for d in rules.derived})
-    out.update({("confidence", c.id): c.loc for c in rules.policy.confidence})
-    out.update({("next_steps", n.id): n.loc for n in rules.next_steps})
-    out[("policy", "tie_break")] = rules.policy.tie_break_loc
-    return out
-
-
 def diff_rules(base: RulesVersion, head: RulesVersion) -> list[RuleChange]:
     """The rules added, removed or changed (field by field), in file order."""
     old, new = rule_entities(base.rules), rule_entities(head.rules)
-    old_locs, new_locs = _locations(base.rules), _locations(head.rules)
+    old_locs, new_locs = base.rules.locations(), head.rules.locations()
     new_locs[("manifest", "manifest")] = _version_location(head)
     changes = []
     for key in list(new) + [k for k in old if k not in new]:

@@ -263,6 +263,29 @@ class Rules:
             + [n.id for n in self.next_steps]
         )
 
+    def locations(self) -> dict[tuple[str, str], SourceLocation]:
+        """Where each element was written, by (kind, id): for reports that point into the YAML."""
+        out: dict[tuple[str, str], SourceLocation] = {("manifest", "manifest"): self.manifest.loc}
+        out.update({("options", o.id): o.loc for o in self.options})
+        out.update({("themes", t.id): t.loc for t in self.themes})
+        out.update({("questions", q.id): q.loc for q in self.questions})
+        out.update({("factors", f.id): f.loc for f in self.factors})
+        out.update({("overrides", o.id): o.loc for o in self.overrides})
+        out.update({("catalogues", k): c.loc for k, c in self.catalogues.items()})
+        out.update({("derived", d.id): d.loc for d in self.derived})
+        out.update({("confidence", c.id): c.loc for c in self.policy.confidence})
+        out.update({("next_steps", n.id): n.loc for n in self.next_steps})
+        out[("policy", "tie_break")] = self.policy.tie_break_loc
+        return out
+
+    def rule_location(self, rule_id: str) -> SourceLocation | None:
+        """Where a rule that compiles to an engine rule (by its trace id) was written."""
+        table = self.locations()
+        for kind in ("derived", "factors", "overrides", "confidence", "next_steps"):
+            if (kind, rule_id) in table:
+                return table[(kind, rule_id)]
+        return None
+
     def profile_fields(self, *, beyond_derivation: bool = False) -> dict[str, str]:
         """Profile fields named by rules, with the kind of value they need: number, text or boolean.
 

@@ -39,7 +39,6 @@ from .errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
 from .loader import Document, format_path, load_file
 from .model import Rules
 from .paths import display
-from .rulebook import location_of
 from .schema import validate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -495,7 +494,7 @@ def coverage(rules: Rules, fired: Iterable[str]) -> Coverage:
                 label=label,
                 total=len(ids),
                 fired=tuple(i for i in ids if i in fired),
-                never=tuple((i, str(location_of(rules, i) or "")) for i in ids if i not in fired),
+                never=tuple((i, str(rules.rule_location(i) or "")) for i in ids if i not in fired),
             )
         )
     return Coverage(tuple(kinds))

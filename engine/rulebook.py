@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
-from .errors import Diagnostic, InputError, SourceLocation
+from .errors import Diagnostic, InputError
 from .loader import Document, load_file
 from .model import (
     Catalogue,
@@ -227,12 +227,3 @@ def _next_steps(src: _Sources) -> tuple[NextStep, ...]:
         for i, n in enumerate(src.data("next_steps")["next_steps"])
     ]
     return tuple(sorted(out, key=lambda n: (n.option, n.priority)))
-
-
-def location_of(rules: Rules, rule_id: str) -> SourceLocation | None:
-    """Where a rule (by engine id) was written, for reports."""
-    for group in (rules.derived, rules.factors, rules.overrides, rules.policy.confidence, rules.next_steps):
-        for rule in group:
-            if rule.id == rule_id:
-                return rule.loc
-    return None
