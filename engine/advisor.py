@@ -19,14 +19,15 @@ from typing import Any, Iterable, Sequence
 
 from . import __version__
 from .answers import District, district_from_data, read_district
-from .compiler import Program, compile_rules, encode_intake
+from .compiler import Program, compile_parts, compile_rules, encode_intake
 from .model import Rules
 from .output import GENERATOR_MARK
 from .rulebook import load_rules
 from .runtime import Engine, Outcome, Verdict
+from .variants import WORD, VariantJudge, letters
 
 MAX_COMBINED_UNKNOWNS = 8
-_PROGRAMS: dict[str, tuple[Program, Program]] = {}  # digest -> (full, verdicts only)
+_PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, verdicts, parts)
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,10 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            _PROGRAMS[rules.digest] = (compile_rules(rules), compile_rules(rules, next_steps=False))
-        self.program, verdicts = _PROGRAMS[rules.digest]
+            _PROGRAMS[rules.digest] = (compile_rules(rules), compile_rules(rules, next_steps=False), compile_parts(rules))
+        self.program, verdicts, parts = _PROGRAMS[rules.digest]
         self.engine = Engine(self.program)
-        self.verdicts = Engine(verdicts)
+        self.judge = VariantJudge(Engine(verdicts), Engine(parts) if parts is not None else None)
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
@@ -215,24 +216,22 @@ class Advisor:
     def recommend_many(self, districts: Sequence[District]) -> list[Recommendation]:
         """Recommendations for many districts, their evaluations batched into few engine calls."""
         mains = self.engine.evaluate(encode_intake(self.program, d.answers, d.profile) for d in districts)
-        plans = [_variants(main) for main in mains]
-        variants = [
-            encode_intake(self.program, answers, district.profile)
-            for district, plan in zip(districts, plans)
-            for answers in plan.answer_sets()
-        ]
-        outcomes = iter(self.verdicts.decide(variants))
+        plans = [_Plan.of(self.program, main) for main in mains]
+        verdicts = iter(
+            self.judge.judge([(answers, district.profile) for district, plan in zip(districts, plans) for answers in plan.answer_sets()])
+        )
         results = []
         for district, main, plan in zip(districts, mains, plans):
-            combos = [next(outcomes) for _ in plan.combinations]
-            flips = [next(outcomes) for _ in plan.flips]
+            combos = [next(verdicts) for _ in plan.combinations]
+            flips = [next(verdicts) for _ in plan.flips]
             results.append(
                 Recommendation(
                     district=district,
                     rules=self.rules,
                     outcome=main,
                     what_if=tuple(
-                        WhatIf(q, main.answers[q], answers[q], outcome) for (q, answers), outcome in zip(plan.flips, flips)
+                        WhatIf(q, main.answers[q], WORD[answers[plan.position[q]]], verdict)
+                        for (q, answers), verdict in zip(plan.flips, flips)
                     ),
                     open_questions=plan.open_questions(combos),
                     combinations=_count(c.option for c in combos) if plan.exhaustive else None,
@@ -243,46 +242,58 @@ class Advisor:
 
 @dataclass
 class _Plan:
-    """The variant answer sets evaluated beside a district's main outcome."""
+    """The variant answer sets evaluated beside a district's main outcome, as answer letters
+    (`variants.letters`): every combination of the open questions when there are at most
+    `MAX_COMBINED_UNKNOWNS`, else each open question alone; and each answered question flipped."""
 
+    position: dict[str, int]
     unknowns: list[str]
-    combinations: list[dict[str, str]]
-    flips: list[tuple[str, dict[str, str]]]
+    combinations: list[str]
+    flips: list[tuple[str, str]]
     exhaustive: bool
 
-    def answer_sets(self) -> list[dict[str, str]]:
+    @classmethod
+    def of(cls, program: Program, main: Outcome) -> "_Plan":
+        final = letters(program, main.answers)
+        position = {q: i for i, q in enumerate(program.questions)}
+        unknowns = [q for q in program.questions if main.answers[q] == "unknown"]
+        spots = [position[q] for q in unknowns]
+        if len(unknowns) <= MAX_COMBINED_UNKNOWNS:
+            combinations = [_with(final, zip(spots, values)) for values in itertools.product("yn", repeat=len(spots))] if spots else []
+            exhaustive = bool(spots)
+        else:
+            combinations = [_with(final, [(i, value)]) for i in spots for value in "yn"]
+            exhaustive = False
+        flips = [(q, _with(final, [(i, "n" if final[i] == "y" else "y")])) for q, i in position.items() if final[i] != "u"]
+        return cls(position, unknowns, combinations, flips, exhaustive)
+
+    def answer_sets(self) -> list[str]:
         return self.combinations + [answers for _, answers in self.flips]
 
     def open_questions(self, outcomes: list[Verdict]) -> tuple[OpenQuestion, ...]:
         out = []
         for question in self.unknowns:
-            by_answer: dict[str, list[str]] = {"yes": [], "no": []}
+            spot = self.position[question]
+            others = [self.position[q] for q in self.unknowns if q != question]
+            by_answer: dict[str, list[str]] = {"y": [], "n": []}
             # combinations that differ only in this question: does its answer alone move the option?
             pairs: dict[tuple, set[str]] = {}
             for answers, outcome in zip(self.combinations, outcomes):
-                value = answers[question]
+                value = answers[spot]
                 if value in by_answer:
                     by_answer[value].append(outcome.option)
-                    others = tuple(answers[q] for q in self.unknowns if q != question)
-                    pairs.setdefault(others, set()).add(outcome.option)
+                    pairs.setdefault(tuple(answers[i] for i in others), set()).add(outcome.option)
             could_change = any(len(options) > 1 for options in pairs.values())
-            out.append(OpenQuestion(question, _count(by_answer["yes"]), _count(by_answer["no"]), could_change))
+            out.append(OpenQuestion(question, _count(by_answer["y"]), _count(by_answer["n"]), could_change))
         return tuple(out)
 
 
-def _variants(main: Outcome) -> _Plan:
-    final = dict(main.answers)
-    unknowns = [q for q, v in final.items() if v == "unknown"]
-    if len(unknowns) <= MAX_COMBINED_UNKNOWNS:
-        combinations = [
-            {**final, **dict(zip(unknowns, values))} for values in itertools.product(("yes", "no"), repeat=len(unknowns))
-        ] if unknowns else []
-        exhaustive = bool(unknowns)
-    else:
-        combinations = [{**final, q: value} for q in unknowns for value in ("yes", "no")]
-        exhaustive = False
-    flips = [(q, {**final, q: "no" if v == "yes" else "yes"}) for q, v in final.items() if v != "unknown"]
-    return _Plan(unknowns, combinations, flips, exhaustive)
+def _with(answers: str, changes: Iterable[tuple[int, str]]) -> str:
+    """`answers` with the letters at some positions replaced."""
+    out = list(answers)
+    for i, letter in changes:
+        out[i] = letter
+    return "".join(out)
 
 
 def _count(options: Iterable[str]) -> dict[str, int]:

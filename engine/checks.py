@@ -26,8 +26,8 @@ from .model import (
 
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
-FIXED_FACT_PROPERTIES = 16
-MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+FIXED_FACT_PROPERTIES = 16  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _MAX_ENUMERATED_WORLDS = 20_000  # beyond this the check is skipped rather than slow
 

@@ -21,24 +21,37 @@ Facts flow through stages, each a band of engine priorities (`pri`, lower fires 
 
 Conditions are single-fact expressions in negation normal form; a missing profile field never
 satisfies a comparison, and its negation always holds.
+
+What-if variants are judged from memoised pieces instead of whole evaluations (see `variants.py`):
+
+* the parts program (`compile_parts`): the factor rules and deciding overrides of each `Part` — a
+  group of rules that read the same answers — match a `part<i>` fact holding just those answers.
+  A single-fact condition depends only on the properties it names, so a part's firings are a
+  function of those values;
+* the verdicts program (`next_steps=False`) also takes `tally` facts directly: its decision and
+  confidence rules read only the tally properties listed in `conclusion_reads`.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable
 
+from .checks import MAX_ENGINE_RULES
 from .model import (
     AllOf,
     AnswerIs,
     AnyOf,
     Condition,
     DecidedBy,
+    Factor,
     MetricTest,
     Not,
+    Override,
     ProfileTest,
     Rules,
+    atoms,
 )
 
 FORMAT_TAG = "ra1"  # bump when the compiled form changes, so cached rulesets never mix
@@ -61,15 +74,22 @@ _OPPOSITE = {"at_least": "less_than", "less_than": "at_least", "at_most": "more_
 class Action:
     """What a fired engine rule does; `rule` is the YAML rule id shown in the trace."""
 
-    kind: str  # derive | vote | override | tally | decide | confidence | next_step
+    kind: str  # derive | vote | override | tally | decide | confidence | next_step | seen
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
-    matches: str = ""  # the type of fact the rule matches: intake, tally or decision
+    matches: str = ""  # the type of fact the rule matches: intake, tally, decision or part<i>
 
-    @property
-    def reads_fact(self) -> bool:
-        """Whether the action needs the matched fact's content (the others need only its session)."""
-        return self.kind in ("derive", "tally", "decide")
+
+@dataclass(frozen=True)
+class Part:
+    """Factor rules and deciding overrides that read the same answers (and profile fields).
+
+    `reads` names the fact properties its rules test (`a_<question>`, `p_<field>`); no rule outside
+    the part tests any of them, so parts can be judged one at a time and their firings combined.
+    """
+
+    fact_type: str
+    reads: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,8 @@ class Program:
     scored_questions: tuple[str, ...] = ()  # questions with factor rules: the ones the metrics count
     derivable: tuple[str, ...] = ()  # questions some derived rule can answer
     decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
+    parts: tuple[Part, ...] = ()  # the parts program only (`compile_parts`)
+    conclusion_reads: tuple[str, ...] = ()  # tally properties the decision and confidence rules read
 
     def engine_definition(self) -> dict[str, Any]:
         """A fresh copy for durable_rules, which consumes the `run` entries it is given."""
@@ -119,58 +141,84 @@ def encode_intake(program: Program, answers: dict[str, str], profile: dict[str, 
     return fact
 
 
+class _Ruleset:
+    """Engine rules being compiled: the durable_rules definition and the action behind each rule."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.definition: dict[str, Any] = {}
+        self.actions: dict[str, Action] = {}
+        self._catalogues = {name: c.items for name, c in rules.catalogues.items()}
+
+    def add(self, engine_name: str, fact_type: str, condition: dict[str, Any] | None, pri: int, action: Action) -> None:
+        test: dict[str, Any] = {"t": fact_type}
+        if condition is not None:
+            test = {"$and": [test, condition]}
+        self.definition[engine_name] = {"all": [{"m": test}], "pri": pri, "run": engine_name}
+        self.actions[engine_name] = replace(action, matches=fact_type)
+
+    def when(self, condition: Condition | None) -> dict[str, Any] | None:
+        return None if condition is None else _expression(condition, self._catalogues, negate=False)
+
+    def factor(self, prefix: str, fact_type: str, rule: Factor) -> None:
+        self.add(
+            f"{prefix}factor/{rule.id}",
+            fact_type,
+            {f"a_{rule.question}": rule.answer},
+            STAGE_FACTORS,
+            Action("vote", rule.id, {"option": rule.favours, "weight": rule.weight}),
+        )
+
+    def override(self, prefix: str, fact_type: str, rule: Override, pri: int) -> None:
+        self.add(
+            f"{prefix}override/{rule.id}",
+            fact_type,
+            self.when(rule.when),
+            pri,
+            Action("override", rule.id, {"effect": rule.effect, "option": rule.option}),
+        )
+
+    def program(self, name: str, **fields: Any) -> Program:
+        rules = self.rules
+        return Program(
+            name=name,
+            definition=self.definition,
+            actions=self.actions,
+            questions=tuple(q.id for q in rules.questions),
+            profile_fields=tuple(sorted(rules.profile_fields())),
+            options=tuple(o.id for o in rules.options),
+            scored_questions=tuple(q.id for q in rules.questions if any(f.question == q.id for f in rules.factors)),
+            **fields,
+        )
+
+
 def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
     """The durable_rules ruleset for `rules`, named by their digest.
 
     `next_steps=False` leaves the next-step rules out: what-if variants need only the verdict,
     and a quarter of a district's firings are next steps.
     """
-    definition: dict[str, Any] = {}
-    actions: dict[str, Action] = {}
-    catalogues = {name: c.items for name, c in rules.catalogues.items()}
-
-    def add(engine_name: str, fact_type: str, condition: dict[str, Any] | None, pri: int, action: Action) -> None:
-        test: dict[str, Any] = {"t": fact_type}
-        if condition is not None:
-            test = {"$and": [test, condition]}
-        definition[engine_name] = {"all": [{"m": test}], "pri": pri, "run": engine_name}
-        actions[engine_name] = replace(action, matches=fact_type)
-
-    def when(condition: Condition | None) -> dict[str, Any] | None:
-        return None if condition is None else _expression(condition, catalogues, negate=False)
-
+    out = _Ruleset(rules)
     for index, rule in enumerate(rules.derived):
         unanswered = {f"a_{rule.question}": "unknown"}
-        add(
+        out.add(
             f"derived/{rule.id}",
             "intake",
-            {"$and": [unanswered, when(rule.when)]},
+            {"$and": [unanswered, out.when(rule.when)]},
             STAGE_DERIVED + index,
             Action("derive", rule.id, {"question": rule.question, "answer": rule.answer}),
         )
     for rule in rules.factors:
-        add(
-            f"factor/{rule.id}",
-            "intake",
-            {f"a_{rule.question}": rule.answer},
-            STAGE_FACTORS,
-            Action("vote", rule.id, {"option": rule.favours, "weight": rule.weight}),
-        )
+        out.factor("", "intake", rule)
     for index, rule in enumerate(rules.overrides):
-        add(
-            f"override/{rule.id}",
-            "intake",
-            when(rule.when),
-            STAGE_OVERRIDES + index,
-            Action("override", rule.id, {"effect": rule.effect, "option": rule.option}),
-        )
-    add("policy/tally", "intake", None, STAGE_TALLY, Action("tally", "policy.tally"))
+        out.override("", "intake", rule, STAGE_OVERRIDES + index)
+    out.add("policy/tally", "intake", None, STAGE_TALLY, Action("tally", "policy.tally"))
 
     deciding = [o for o in rules.overrides if o.effect == "recommend"]
     for index, rule in enumerate(deciding):
         fired = {"$ex": {f"o_{rule.id}": 1}}
         earlier = [{"$nex": {f"o_{o.id}": 1}} for o in deciding[:index]]
-        add(
+        out.add(
             f"decision/override/{rule.id}",
             "tally",
             {"$and": [fired, *earlier]} if earlier else fired,
@@ -179,14 +227,14 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         )
     no_override = [{"$nex": {f"o_{o.id}": 1}} for o in deciding]
     for option in rules.options:
-        add(
+        out.add(
             f"decision/score/{option.id}",
             "tally",
             {"$and": [{"leader": option.id}, *no_override]},
             STAGE_DECISION + len(deciding),
             Action("decide", f"policy.decision.score.{option.id}", {"by": "score", "option": option.id}),
         )
-    add(
+    out.add(
         "decision/tie_break",
         "tally",
         {"$and": [{"leader": "tie"}, *no_override]},
@@ -197,10 +245,10 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
     earlier_levels: list[Condition] = []
     for index, rule in enumerate(rules.policy.confidence):
         exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
-        add(
+        out.add(
             f"confidence/{rule.id}",
             "decision",
-            when(exclusive) if exclusive.items else None,
+            out.when(exclusive) if exclusive.items else None,
             STAGE_CONFIDENCE + index,
             Action("confidence", rule.id, {"level": rule.level}),
         )
@@ -209,25 +257,92 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
 
     for index, rule in enumerate(rules.next_steps if next_steps else ()):
         chosen = {"option": rule.option}
-        add(
+        out.add(
             f"next_step/{rule.id}",
             "decision",
-            {"$and": [chosen, when(rule.when)]} if rule.when else chosen,
+            {"$and": [chosen, out.when(rule.when)]} if rule.when else chosen,
             STAGE_NEXT_STEPS + index,
             Action("next_step", rule.id),
         )
 
-    return Program(
-        name=ruleset_name(rules, next_steps=next_steps),
-        definition=definition,
-        actions=actions,
-        questions=tuple(q.id for q in rules.questions),
-        profile_fields=tuple(sorted(rules.profile_fields())),
-        options=tuple(o.id for o in rules.options),
-        scored_questions=tuple(q.id for q in rules.questions if any(f.question == q.id for f in rules.factors)),
+    return out.program(
+        ruleset_name(rules, next_steps=next_steps),
         derivable=tuple(sorted({d.question for d in rules.derived})),
         decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
+        conclusion_reads=_conclusion_reads(rules),
     )
+
+
+def compile_parts(rules: Rules) -> Program | None:
+    """The rules of each `Part` as a ruleset of its own, or None when variants must be judged whole.
+
+    None when a derived answer depends on other answers (changing one answer may then change what
+    is derived), or when the parts would pass the engine's rule limit.
+    """
+    parts = _parts(rules)
+    if not parts or sum(len(members) + 1 for _, members in parts) > MAX_ENGINE_RULES:
+        return None
+    out = _Ruleset(rules)
+    for part, members in parts:
+        kind = part.fact_type
+        for rule in members:
+            if isinstance(rule, Override):
+                out.override(f"{kind}/", kind, rule, STAGE_OVERRIDES)
+            else:
+                out.factor(f"{kind}/", kind, rule)
+        # every fact must match some rule: durable_rules refuses a fact that matches none
+        out.add(f"{kind}/seen", kind, None, STAGE_TALLY, Action("seen", f"{kind}.seen"))
+    return out.program(f"{FORMAT_TAG}_{rules.digest[:20]}_parts", parts=tuple(part for part, _ in parts))
+
+
+def _reads(condition: Condition | None) -> set[str]:
+    """The fact properties a condition tests."""
+    out: set[str] = set()
+    for atom in atoms(condition):
+        if isinstance(atom, AnswerIs):
+            out.add(f"a_{atom.question}")
+        elif isinstance(atom, ProfileTest):
+            out.add(f"p_{atom.field}")
+        elif isinstance(atom, MetricTest):
+            out.add(f"m_{atom.metric}")
+    return out
+
+
+def _parts(rules: Rules) -> list[tuple[Part, list[Factor | Override]]]:
+    """The verdict's intake-stage rules (factors, deciding overrides), grouped by what they read.
+
+    Empty when variants cannot be judged by parts: when a derived answer depends on other answers,
+    changing one answer may change what is derived, so a variant needs a whole evaluation.
+    Overrides that only flag for review never change a verdict, so they are left out.
+    """
+    if any(isinstance(atom, AnswerIs) for d in rules.derived for atom in atoms(d.when)):
+        return []
+    members: list[tuple[set[str], Factor | Override]] = [({f"a_{f.question}"}, f) for f in rules.factors]
+    members += [(_reads(o.when), o) for o in rules.overrides if o.effect == "recommend"]
+    groups: list[tuple[set[str], list[Factor | Override]]] = []
+    for reads, rule in members:  # merge every group that shares a property with this rule
+        joined = [g for g in groups if g[0] & reads]
+        merged = (set(reads).union(*(g[0] for g in joined)), [r for g in joined for r in g[1]] + [rule])
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    order = {name: i for i, name in enumerate(_property_order(rules))}
+    return [
+        (Part(f"part{index}", tuple(sorted(reads, key=order.__getitem__))), rules_of)
+        for index, (reads, rules_of) in enumerate(groups)
+    ]
+
+
+def _property_order(rules: Rules) -> Iterable[str]:
+    yield from (f"a_{q.id}" for q in rules.questions)
+    yield from (f"p_{name}" for name in sorted(rules.profile_fields()))
+
+
+def _conclusion_reads(rules: Rules) -> tuple[str, ...]:
+    """What the decision and confidence rules read of the tally: the leader, the flags of the
+    deciding overrides, and whatever the confidence conditions test (metrics, answers, profile)."""
+    reads = {"leader"} | {f"o_{o.id}" for o in rules.overrides if o.effect == "recommend"}
+    for level in rules.policy.confidence:
+        reads |= _reads(level.when)
+    return tuple(sorted(reads))
 
 
 def _expression(condition: Condition, catalogues: dict[str, tuple[str, ...]], negate: bool) -> dict[str, Any]:

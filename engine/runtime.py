@@ -1,5 +1,8 @@
 """Run compiled rules in durable_rules: intake facts in, Outcomes out, with a trace of every firing.
 
+Besides whole evaluations (`evaluate`, `decide`), the engine fires single stages for what-if
+variants (`fire` for the parts, `conclude` for a tally; see `variants.py`).
+
 The one adapter around durable_rules (keep the engine swappable behind it). Hygiene it enforces:
 
 * one private `Host` per process, without the two timer threads `Host.__init__` starts (they
@@ -11,17 +14,21 @@ The one adapter around durable_rules (keep the engine swappable behind it). Hygi
 * our actions run in our own loop, so an exception inside one is raised here instead of being
   swallowed into the session state; durable_rules' own refusals (a fact no rule handles, a fact
   asserted twice) become `EngineError`s naming the fact;
-* identical intakes are evaluated once (a bounded memo), since most what-if variants repeat.
+* identical intakes are evaluated once (a bounded memo);
+* the facts an action needs come from the session's own record, never from parsing the engine's
+  message: a rule matches the session's current fact of its type (a derived answer retracts the
+  intake it replaces, cancelling the old intake's pending activations).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import durable_rules_engine as _core
 from durable.engine import Host
@@ -33,10 +40,11 @@ from .errors import EngineError
 # it to the system, and batches beyond a few dozen are no faster.
 BATCH = 64
 MEMO_SIZE = 256  # whole outcomes (~10 KB each); main intakes rarely repeat (the profile is in the key)
-VERDICT_MEMO_SIZE = 1 << 17  # verdicts: a ~40-character key each, the Verdicts themselves shared
 
 _LOCK = threading.RLock()
 _SESSIONS = itertools.count(1)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per fact
+_STATE_HEAD = '{ "sid":"'  # how durable_rules 2.0.28 starts a session's state document
 
 
 class _QuietHost(Host):
@@ -110,7 +118,7 @@ class _Session:
     def __init__(self, sid: str, intake: dict[str, Any]) -> None:
         self.sid = sid
         self.facts: list[dict[str, Any]] = [intake]
-        self.current: dict[str, int] = {"intake": 0}
+        self.current: dict[str, int] = {intake["t"]: 0}
         self.trace: list[Firing] = []
         self.fired: set[Firing] = set()
         self.votes: list[Action] = []
@@ -141,31 +149,14 @@ class Engine:
         self._handle = _handle_for(program)
         self._answer_names = tuple(f"a_{q}" for q in program.questions)
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
-        self._verdicts: OrderedDict[str, Verdict] = OrderedDict()
         self._shared_verdicts: dict[Verdict, Verdict] = {}
 
     def evaluate(self, intakes: Iterable[dict[str, Any]]) -> list[Outcome]:
         """Outcomes for intakes (facts without `sid`), in order; identical intakes run once."""
-        return self._memoised(intakes, self._outcomes, MEMO_SIZE, lambda outcome: outcome)
-
-    def decide(self, intakes: Iterable[dict[str, Any]]) -> list[Verdict]:
-        """Just the verdicts, from a much larger memo: what-if variants repeat across districts."""
-        def shared(outcome: Outcome) -> Verdict:
-            verdict = Verdict(outcome.option, outcome.confidence, outcome.decided_by)
-            return self._shared_verdicts.setdefault(verdict, verdict)
-
-        return self._memoised(intakes, self._verdicts, VERDICT_MEMO_SIZE, shared)
-
-    def _key(self, intake: dict[str, Any]) -> str:
-        """A compact memo key: one letter per answer (yes/no/unknown), then the profile values."""
-        answers = "".join(intake.get(name, "?")[0] for name in self._answer_names)
-        profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
-        return f"{answers}{json.dumps(profile, ensure_ascii=False)}" if profile else answers
-
-    def _memoised(self, intakes: Iterable[dict[str, Any]], memo: OrderedDict, size: int, keep: Any) -> list:
         keys = []
         todo: dict[str, dict[str, Any]] = {}
-        results: dict[str, Any] = {}
+        results: dict[str, Outcome] = {}
+        memo = self._outcomes
         for intake in intakes:
             key = self._key(intake)
             keys.append(key)
@@ -174,16 +165,46 @@ class Engine:
                 memo.move_to_end(key)
             elif key not in todo:
                 todo[key] = intake
-        pending = list(todo.items())
-        for start in range(0, len(pending), BATCH):
-            chunk = pending[start : start + BATCH]
-            for (key, _), outcome in zip(chunk, self._run([intake for _, intake in chunk])):
-                results[key] = memo[key] = keep(outcome)
-        while len(memo) > size:
+        pending = list(todo)
+        for key, session in zip(pending, self._sessions([todo[key] for key in pending])):
+            results[key] = memo[key] = self._outcome(session)
+        while len(memo) > MEMO_SIZE:
             memo.popitem(last=False)
         return [results[key] for key in keys]
 
-    def _run(self, intakes: list[dict[str, Any]]) -> list[Outcome]:
+    def decide(self, intakes: Sequence[dict[str, Any]]) -> list[Verdict]:
+        """Just the verdicts (what-if variants; `variants.VariantJudge` memoises them)."""
+        return [self._judge(s) for s in self._sessions(intakes)]
+
+    def fire(self, facts: Sequence[dict[str, Any]]) -> list[tuple[list[Action], list[Action]]]:
+        """The votes and overrides each fact's evaluation fired (the parts of a what-if variant)."""
+        return [(s.votes, s.overrides) for s in self._sessions(facts)]
+
+    def conclude(self, tallies: Sequence[dict[str, Any]]) -> list[Verdict]:
+        """The verdict for each tally fact: only the decision and confidence rules run."""
+        return [self._judge(s) for s in self._sessions(tallies)]
+
+    def _judge(self, session: "_Session") -> Verdict:
+        if session.decision is None or session.confidence is None:
+            raise self._unfinished(session)
+        decision, _ = session.decision
+        verdict = Verdict(decision["option"], session.confidence.params["level"], decision["decided_by"])
+        return self._shared_verdicts.setdefault(verdict, verdict)
+
+    def _key(self, intake: dict[str, Any]) -> str:
+        """A compact memo key: one letter per answer (yes/no/unknown), then the profile values."""
+        answers = "".join(intake.get(name, "?")[0] for name in self._answer_names)
+        profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
+        return f"{answers}{_ENCODE(profile)}" if profile else answers
+
+    def _sessions(self, facts: Sequence[dict[str, Any]]) -> list["_Session"]:
+        """Evaluate each fact in a session of its own, `BATCH` sessions per engine call."""
+        out: list[_Session] = []
+        for start in range(0, len(facts), BATCH):
+            out.extend(self._run(facts[start : start + BATCH]))
+        return out
+
+    def _run(self, intakes: Sequence[dict[str, Any]]) -> list["_Session"]:
         sessions = {}
         facts = []
         for intake in intakes:
@@ -203,11 +224,11 @@ class Engine:
                         _core.delete_state(self._handle, sid)
                     except Exception:  # error 309: already gone
                         pass
-        return [self._outcome(s) for s in sessions.values()]
+        return list(sessions.values())
 
     def _assert(self, call: Any, payload: Any) -> None:
         try:
-            result = call(self._handle, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+            result = call(self._handle, _ENCODE(payload))
         except Exception as exc:  # the C core raises bare Exceptions with an error code
             raise EngineError(f"the rules engine refused a fact: {exc}") from None
         code = result[0] if isinstance(result, (list, tuple)) else 0
@@ -216,11 +237,11 @@ class Engine:
         if code == 2:
             raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
 
-    def _drain(self, sessions: dict[str, _Session]) -> None:
+    def _drain(self, sessions: dict[str, "_Session"]) -> None:
         """Run queued actions until none is left: lowest `pri` first within each session.
 
-        Messages are parsed only for actions that read their fact: the rule name leads the
-        message, and the session comes from the (small) state document.
+        Only the rule name is read from each message (it leads the message); the session comes
+        from the small state document.
         """
         actions = self.program.actions
         while True:
@@ -228,13 +249,11 @@ class Engine:
             if not started:
                 return
             state, message, state_handle = started
-            session = sessions[json.loads(state)["sid"]]
+            session = sessions[_session_id(state)]
             while message:
                 engine_rule = message[2 : message.index('"', 2)]
                 try:
-                    action = actions[engine_rule]
-                    fact = json.loads(message)[engine_rule]["m"] if action.reads_fact else None
-                    self._act(action, fact, session)
+                    self._act(actions[engine_rule], session)
                 except BaseException as exc:
                     _core.abandon_action(self._handle, state_handle)
                     if isinstance(exc, (EngineError, KeyboardInterrupt, SystemExit)):
@@ -242,8 +261,9 @@ class Engine:
                     raise EngineError(f"the action of rule '{engine_rule}' failed: {exc!r}") from exc
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
-    def _act(self, action: Action, fact: dict[str, Any] | None, session: _Session) -> None:
-        firing = Firing(action.rule, action.kind, session.current[action.matches])
+    def _act(self, action: Action, session: "_Session") -> None:
+        index = session.current[action.matches]
+        firing = Firing(action.rule, action.kind, index)
         if firing in session.fired:
             # durable_rules activates a rule once per satisfied branch of an `$or`; ours fire once per fact
             return
@@ -258,57 +278,36 @@ class Engine:
             session.confidence = action
         elif kind == "next_step":
             session.next_steps.append(action.rule)
-        elif fact is None:  # pragma: no cover - reads_fact lists the kinds below
-            raise EngineError(f"the action of {action.rule} needs its fact")
         elif kind == "derive":
+            fact = session.facts[index]
             question = action.params["question"]
             updated = dict(fact, **{f"a_{question}": action.params["answer"], f"d_{question}": action.rule})
             self._assert(_core.retract_fact, fact)
             self._assert(_core.assert_fact, updated)
             session.add_fact(updated)
         elif kind == "tally":
-            tally = dict(fact, t="tally", **self._tally(fact, session))
-            session.add_fact(tally)
-            self._assert(_core.assert_fact, tally)
+            fact = session.facts[index]
+            unanswered = sum(1 for q in self.program.scored_questions if fact[f"a_{q}"] == "unknown")
+            tally_fact = dict(fact, t="tally", **tally(self.program, session.votes, session.overrides, unanswered))
+            session.add_fact(tally_fact)
+            self._assert(_core.assert_fact, tally_fact)
         elif kind == "decide":
-            decision = dict(fact, t="decision", option=action.params["option"], decided_by=action.params["by"])
+            decision = dict(session.facts[index], t="decision", option=action.params["option"], decided_by=action.params["by"])
             session.decision = (decision, action)
             session.add_fact(decision)
             self._assert(_core.assert_fact, decision)
-        else:  # pragma: no cover - the compiler emits only the kinds above
+        elif kind != "seen":  # pragma: no cover - the compiler emits only the kinds above
             raise EngineError(f"unknown action kind {kind!r}")
 
-    def _tally(self, intake: dict[str, Any], session: _Session) -> dict[str, Any]:
-        """Score metrics from the votes cast; flags for the fired overrides that recommend."""
-        scores = {option: 0.0 for option in self.program.options}
-        for vote in session.votes:
-            scores[vote.params["option"]] += vote.params["weight"]
-        ranked = sorted(scores.values(), reverse=True)
-        margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
-        total = sum(scores.values())
-        leader = "tie" if margin == 0 else max(scores, key=lambda o: scores[o])
-        scored = self.program.scored_questions
-        unanswered = sum(1 for q in scored if intake[f"a_{q}"] == "unknown")
-        out: dict[str, Any] = {f"s_{o}": v for o, v in scores.items()}
-        out.update(
-            leader=leader,
-            m_margin=margin,
-            m_margin_share=round(margin / total, 6) if total else 0.0,
-            m_total_weight=total,
-            m_answered=len(scored) - unanswered,
-            m_unanswered=unanswered,
+    def _unfinished(self, session: "_Session") -> EngineError:
+        return EngineError(
+            f"the rules reached no {'decision' if session.decision is None else 'confidence level'} "
+            f"for the answers {_brief(session.facts[0])}"
         )
-        for override in session.overrides:
-            if override.params["effect"] == "recommend":
-                out[f"o_{override.rule}"] = 1
-        return out
 
-    def _outcome(self, session: _Session) -> Outcome:
+    def _outcome(self, session: "_Session") -> Outcome:
         if session.decision is None or session.confidence is None:
-            raise EngineError(
-                f"the rules reached no {'decision' if session.decision is None else 'confidence level'} "
-                f"for the answers {_brief(session.facts[0])}"
-            )
+            raise self._unfinished(session)
         decision, decided = session.decision
         intake = session.facts[session.current["intake"]]
         program = self.program
@@ -329,6 +328,38 @@ class Engine:
             trace=tuple(session.trace),
             facts=tuple(session.facts),
         )
+
+
+def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action], unanswered: int) -> dict[str, Any]:
+    """The tally's properties: scores and metrics from the votes cast, flags for the fired
+    overrides that recommend. Sums are exact (`fsum`), so the order of the votes never matters."""
+    scores = {option: math.fsum(v.params["weight"] for v in votes if v.params["option"] == option) for option in program.options}
+    ranked = sorted(scores.values(), reverse=True)
+    margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
+    total = math.fsum(scores.values())
+    leader = "tie" if margin == 0 else max(scores, key=lambda o: scores[o])
+    out: dict[str, Any] = {f"s_{o}": v for o, v in scores.items()}
+    out.update(
+        leader=leader,
+        m_margin=margin,
+        m_margin_share=round(margin / total, 6) if total else 0.0,
+        m_total_weight=total,
+        m_answered=len(program.scored_questions) - unanswered,
+        m_unanswered=unanswered,
+    )
+    for override in overrides:
+        if override.params["effect"] == "recommend":
+            out[f"o_{override.rule}"] = 1
+    return out
+
+
+def _session_id(state: str) -> str:
+    """The session id of a state document, without parsing it when it has the usual shape."""
+    if state.startswith(_STATE_HEAD):
+        end = state.find('"', len(_STATE_HEAD))
+        if end > 0:
+            return state[len(_STATE_HEAD) : end]
+    return json.loads(state)["sid"]
 
 
 def _brief(payload: Any) -> str:

@@ -217,7 +217,7 @@ def test_an_action_that_fails_is_an_engine_error_and_the_engine_recovers(advisor
     def broken(*_: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(engine, "_tally", broken)
+    monkeypatch.setattr("engine.runtime.tally", broken)
     with pytest.raises(EngineError, match="policy/tally.*boom"):
         engine.evaluate([{"t": "intake", **{f"a_{q}": "yes" for q in QUESTIONS}, "a_sis_changing": "no"}])
     monkeypatch.undo()

@@ -1,0 +1,158 @@
+"""Verdicts for what-if variants: the same answers with one or a few changed.
+
+A district's advice weighs ~15 variants (each answer flipped, each combination of its open
+questions), and a batch of 13,000 districts asks for ~60,000 distinct ones: judging each with a
+whole engine evaluation would cost more than everything else together. So a variant is judged
+from memoised pieces, each computed by the engine (`compiler.compile_parts`):
+
+1. each `Part` — the factor rules and deciding overrides that read the same answers — is
+   evaluated on a fact holding only those answers; its votes and overrides are memoised by
+   those answers, so the engine sees each part once per combination of its own answers;
+2. the votes and overrides of all parts make the tally (`runtime.tally`, as the engine's own
+   tally rule does), and the decision and confidence rules run on it, memoised by the tally
+   properties they read.
+
+Variants carry the district's final answers (derived ones included), so derived rules, which
+read only the profile, cannot fire on them: a still-open question stays open. When a derived rule
+reads answers, the rules compile to no parts and every variant gets a whole evaluation instead.
+
+A variant's answers are one letter per question, in the rules' order (`y`, `n`, `u`): compact
+memo keys, and cheap to change one answer.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+from .compiler import Part, Program, encode_intake, normalise
+from .runtime import Engine, Verdict, tally
+
+LETTER = {"yes": "y", "no": "n", "unknown": "u"}
+WORD = {letter: word for word, letter in LETTER.items()}
+MEMO_SIZE = 1 << 17  # whole variants: a ~60-byte key each, the Verdicts themselves shared
+PIECE_MEMO_SIZE = 1 << 14  # parts and conclusions: bounded by the rules, unless they read profile numbers
+
+Variant = tuple[str, dict[str, Any]]  # (answers as letters, the district's profile)
+
+
+def letters(program: Program, answers: dict[str, str]) -> str:
+    """Answers (question -> yes/no/unknown) as one letter per question of the program."""
+    return "".join(LETTER[answers.get(q, "unknown")] for q in program.questions)
+
+
+class VariantJudge:
+    """Judges variants for one rules version, with memos shared by every district it judges."""
+
+    def __init__(self, verdicts: Engine, parts: Engine | None) -> None:
+        self._verdicts = verdicts
+        self._parts = parts
+        program = verdicts.program
+        self._questions = program.questions
+        position = {f"a_{q}": i for i, q in enumerate(program.questions)}
+        self._scored = tuple(position[f"a_{q}"] for q in program.scored_questions)
+        self._pieces: list[tuple[Part, tuple[int, ...], tuple[str, ...]]] = [
+            (part, tuple(position[r] for r in part.reads if r in position), tuple(r[2:] for r in part.reads if r.startswith("p_")))
+            for part in (parts.program.parts if parts is not None else ())
+        ]
+        # the profile fields a verdict can depend on: those the parts and conclusions read, or, for
+        # whole evaluations, every field any rule reads
+        read = {name for _, _, fields in self._pieces for name in fields} | {r[2:] for r in program.conclusion_reads if r.startswith("p_")}
+        self._profile_fields = tuple(sorted(read)) if parts is not None else program.profile_fields
+        # what the conclusion fact holds: (property, position of the answer it copies, or -1)
+        self._conclusion_reads = tuple((name, position.get(name, -1)) for name in program.conclusion_reads)
+        self._memo: OrderedDict[str, Verdict] = OrderedDict()
+        self._part_memo: dict[tuple, tuple[list, list]] = {}
+        self._conclusions: dict[tuple, Verdict] = {}
+
+    def judge(self, variants: Sequence[Variant]) -> list[Verdict]:
+        """The verdict of each variant, in order."""
+        keys = [self._key(answers, profile) for answers, profile in variants]
+        results: dict[str, Verdict] = {}
+        todo: dict[str, Variant] = {}
+        for key, variant in zip(keys, variants):
+            if key in results or key in todo:
+                continue
+            known = self._memo.get(key)
+            if known is not None:
+                self._memo.move_to_end(key)
+                results[key] = known
+            else:
+                todo[key] = variant
+        if todo:
+            judged = self._compose(list(todo.values())) if self._parts is not None else self._whole(list(todo.values()))
+            results.update(zip(todo, judged))
+            self._memo.update(zip(todo, judged))
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return [results[key] for key in keys]
+
+    def _key(self, answers: str, profile: dict[str, Any]) -> str:
+        if not self._profile_fields:
+            return answers
+        return answers + repr(tuple(normalise(profile.get(name)) for name in self._profile_fields))
+
+    def _whole(self, variants: list[Variant]) -> list[Verdict]:
+        """Every variant evaluated by the whole verdicts program (derivation included)."""
+        program = self._verdicts.program
+        return self._verdicts.decide(
+            [encode_intake(program, {q: WORD[a] for q, a in zip(self._questions, answers)}, profile) for answers, profile in variants]
+        )
+
+    def _compose(self, variants: list[Variant]) -> list[Verdict]:
+        """Verdicts from memoised parts and conclusions; what is missing goes to the engine in one call per stage."""
+        assert self._parts is not None
+        for memo in (self._part_memo, self._conclusions):  # bounded; only ever large if rules read profile numbers
+            if len(memo) > PIECE_MEMO_SIZE:
+                memo.clear()
+        part_keys = [[self._part_key(piece, answers, profile) for piece in self._pieces] for answers, profile in variants]
+        missing: dict[tuple, dict[str, Any]] = {}
+        for keys, (answers, profile) in zip(part_keys, variants):
+            for piece, key in zip(self._pieces, keys):
+                if key not in self._part_memo and key not in missing:
+                    missing[key] = self._part_fact(piece, answers, profile)
+        if missing:
+            self._part_memo.update(zip(missing, self._parts.fire(list(missing.values()))))
+        tallies = []
+        for keys, (answers, profile) in zip(part_keys, variants):
+            votes: list = []
+            overrides: list = []
+            for key in keys:
+                part_votes, part_overrides = self._part_memo[key]
+                votes += part_votes
+                overrides += part_overrides
+            unanswered = sum(1 for i in self._scored if answers[i] == "u")
+            tallies.append(self._conclusion_fact(tally(self._verdicts.program, votes, overrides, unanswered), answers, profile))
+        conclusion_keys = [tuple(fact.get(name) for name, _ in self._conclusion_reads) for fact in tallies]
+        todo = {key: fact for key, fact in zip(conclusion_keys, tallies) if key not in self._conclusions}
+        if todo:
+            self._conclusions.update(zip(todo, self._verdicts.conclude(list(todo.values()))))
+        return [self._conclusions[key] for key in conclusion_keys]
+
+    @staticmethod
+    def _part_key(piece: tuple[Part, tuple[int, ...], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> tuple:
+        part, positions, fields = piece
+        return (part.fact_type, *(answers[i] for i in positions), *(normalise(profile.get(name)) for name in fields))
+
+    def _part_fact(self, piece: tuple[Part, tuple[int, ...], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
+        part, positions, fields = piece
+        fact: dict[str, Any] = {"t": part.fact_type}
+        for i in positions:
+            fact[f"a_{self._questions[i]}"] = WORD[answers[i]]
+        for name in fields:
+            if profile.get(name) is not None:
+                fact[f"p_{name}"] = normalise(profile[name])
+        return fact
+
+    def _conclusion_fact(self, fields: dict[str, Any], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
+        """The tally fact the decision and confidence rules need: only the properties they read."""
+        fact: dict[str, Any] = {"t": "tally"}
+        for name, position in self._conclusion_reads:
+            if position >= 0:
+                fact[name] = WORD[answers[position]]
+            elif name.startswith("p_"):
+                if profile.get(name[2:]) is not None:
+                    fact[name] = normalise(profile[name[2:]])
+            elif name in fields:
+                fact[name] = fields[name]
+        return fact

@@ -1,0 +1,140 @@
+"""What-if variants judged by parts agree with whole evaluations of the same answers."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import Advisor
+from engine.answers import district_from_data
+from engine.compiler import compile_parts, compile_rules
+from engine.model import Rules
+from engine.rulebook import load_rules
+from engine.runtime import Engine
+from engine.variants import VariantJudge
+
+from .conftest import RULES, copy_rules
+
+RULES_MODEL = load_rules(RULES)
+
+
+def judges(rules: Rules) -> tuple[VariantJudge, VariantJudge]:
+    """(by parts, whole evaluations) for the same rules."""
+    verdicts = Engine(compile_rules(rules, next_steps=False))
+    parts = compile_parts(rules)
+    assert parts is not None
+    return VariantJudge(verdicts, Engine(parts)), VariantJudge(verdicts, None)
+
+
+def test_every_yes_no_combination_and_random_unknowns_agree() -> None:
+    by_parts, whole = judges(RULES_MODEL)
+    rng = random.Random(2122)
+    variants = ["".join(v) for v in itertools.product("yn", repeat=len(RULES_MODEL.questions))]
+    variants += ["".join(rng.choice("ynu") for _ in RULES_MODEL.questions) for _ in range(3000)]
+    pairs = [(answers, {}) for answers in variants]
+    assert by_parts.judge(pairs) == whole.judge(pairs)
+    assert by_parts.judge(pairs[:10]) == whole.judge(pairs[:10])  # memoised the second time, still equal
+
+
+def test_parts_split_the_deciding_rules_by_the_answers_they_read() -> None:
+    program = compile_parts(RULES_MODEL)
+    assert program is not None
+    reads = [set(part.reads) for part in program.parts]
+    assert all(not (a & b) for a, b in itertools.combinations(reads, 2))  # no answer read by two parts
+    fired_by = sorted(a.rule for a in program.actions.values() if a.kind in ("vote", "override"))
+    deciding = [o.id for o in RULES_MODEL.overrides if o.effect == "recommend"]
+    assert fired_by == sorted([f.id for f in RULES_MODEL.factors] + deciding)  # each rule in exactly one part
+    assert {("a_sis_supports_clever", "a_sftp_daily")} <= {part.reads for part in program.parts}
+
+
+def test_a_derived_answer_that_reads_answers_makes_variants_whole(tmp_path) -> None:
+    folder = copy_rules(
+        tmp_path / "rules",
+        ("derived.yaml", "when: {profile: uses_clever, equals: true}", "when: {answer: sis_supports_clever, is: yes}"),
+    )
+    rules = load_rules(folder)
+    assert compile_parts(rules) is None
+    advisor = Advisor(rules)
+    rec = advisor.recommend({"district": {"name": "X"}, "answers": {"sis_supports_clever": "no", "mobile_population": "yes"}})
+    assert rec.outcome.answers["clever_customer"] == "unknown"
+    flip = next(w for w in rec.what_if if w.question == "sis_supports_clever")
+    # with the answer flipped the derived rule fires: only a whole evaluation sees that
+    flipped = advisor.evaluate([{**rec.outcome.answers, "sis_supports_clever": "yes"}])[0]
+    assert flipped.derived == {"clever_customer": "uses_clever_already"}
+    assert (flip.outcome.option, flip.outcome.confidence, flip.outcome.decided_by) == (
+        flipped.option,
+        flipped.confidence,
+        flipped.decided_by,
+    )
+
+
+def whole(advisor: Advisor) -> Advisor:
+    """The same rules, every variant judged by a whole evaluation."""
+    twin = Advisor(advisor.rules)
+    twin.judge = VariantJudge(Engine(compile_rules(advisor.rules, next_steps=False)), None)
+    return twin
+
+
+@pytest.fixture(scope="module")
+def shipped(advisor: Advisor) -> tuple[Advisor, Advisor]:
+    return advisor, whole(advisor)
+
+
+@pytest.fixture(scope="module")
+def profile_reading(tmp_path_factory) -> tuple[Advisor, Advisor]:
+    """Rules where a deciding override also reads the profile (students), by parts and whole."""
+    folder = copy_rules(
+        tmp_path_factory.mktemp("profile-rules") / "rules",
+        (
+            "overrides.yaml",
+            "        - {answer: sftp_daily, is: no}\n    effect: {recommend: user_import}",
+            "        - {answer: sftp_daily, is: no}\n        - {profile: students, at_least: 1000}\n"
+            "    effect: {recommend: user_import}",
+        ),
+    )
+    advisor = Advisor.load(folder)
+    program = compile_parts(advisor.rules)
+    assert program is not None and any("p_students" in part.reads for part in program.parts)
+    return advisor, whole(advisor)
+
+
+ANSWER = st.sampled_from(["yes", "no", "unknown"])
+DISTRICT = st.fixed_dictionaries(
+    {"district": st.just({"name": "X"})},
+    optional={
+        "answers": st.fixed_dictionaries({}, optional={q.id: ANSWER for q in RULES_MODEL.questions}),
+        "profile": st.fixed_dictionaries(
+            {},
+            optional={
+                "students": st.integers(min_value=0, max_value=9000),
+                "sis": st.sampled_from(["PowerSchool", "Genesis", "Home-grown"]),
+                "uses_clever": st.booleans(),
+            },
+        ),
+    },
+)
+
+
+def assert_same_advice(pair: tuple[Advisor, Advisor], data: list[dict]) -> None:
+    by_parts, whole_advisor = pair
+    districts = [district_from_data(d, by_parts.rules) for d in data]
+    for a, b in zip(by_parts.recommend_many(districts), whole_advisor.recommend_many(districts)):
+        assert (a.what_if, a.open_questions, a.combinations) == (b.what_if, b.open_questions, b.combinations)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.lists(DISTRICT, min_size=1, max_size=8))
+def test_the_shipped_rules_give_the_same_advice_by_parts(shipped: tuple[Advisor, Advisor], data: list[dict]) -> None:
+    assert_same_advice(shipped, data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.lists(DISTRICT, min_size=1, max_size=8))
+def test_an_override_that_reads_the_profile_gives_the_same_advice(
+    profile_reading: tuple[Advisor, Advisor], data: list[dict]
+) -> None:
+    assert_same_advice(profile_reading, data)
