@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from . import __version__
 from .answers import District, district_from_data, read_district
-from .compiler import Program, compile_parts, compile_rules, encode_intake
+from .compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
 from .model import Rules
 from .output import GENERATOR_MARK
 from .rulebook import load_rules
@@ -27,7 +27,7 @@ from .runtime import Engine, Outcome, Verdict
 from .variants import WORD, VariantJudge, letters
 
 MAX_COMBINED_UNKNOWNS = 8
-_PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, verdicts, parts)
+_PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, what-if, parts)
 
 
 @dataclass(frozen=True)
@@ -191,10 +191,13 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            _PROGRAMS[rules.digest] = (compile_rules(rules), compile_rules(rules, next_steps=False), compile_parts(rules))
-        self.program, verdicts, parts = _PROGRAMS[rules.digest]
+            parts = compile_parts(rules)
+            # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
+            judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
+            _PROGRAMS[rules.digest] = (compile_rules(rules), judged, parts)
+        self.program, judged, parts = _PROGRAMS[rules.digest]
         self.engine = Engine(self.program)
-        self.judge = VariantJudge(Engine(verdicts), Engine(parts) if parts is not None else None)
+        self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None) -> "Advisor":

@@ -11,8 +11,10 @@ Facts flow through stages, each a band of engine priorities (`pri`, lower fires 
   activations of the old intake, so an explicit answer always wins and one derived rule per
   question fires.
 * factor rules match the final intake and record a vote; override rules record that they fired.
-* the tally rule (after every vote and override) asserts a `tally` fact: the intake, the score
-  metrics `m_*`, the `leader`, and `o_<override>` flags for fired `recommend` overrides.
+* the tally rule (after every vote and override) asserts a `tally` fact: the scores `s_*`, the
+  score metrics `m_*`, the `leader`, `o_<override>` flags for fired `recommend` overrides, and the
+  answers and profile fields that later rules read (`Program.carried`): the fewer properties a
+  fact has, the less the engine copies into every activation it makes.
 * decision rules match the tally: the highest-priority fired override, else the leader, else the
   tie-break. Their conditions are made mutually exclusive here, at compile time, because
   durable_rules' negated joins do not cancel activations already queued.
@@ -28,8 +30,8 @@ What-if variants are judged from memoised pieces instead of whole evaluations (s
   group of rules that read the same answers — match a `part<i>` fact holding just those answers.
   A single-fact condition depends only on the properties it names, so a part's firings are a
   function of those values;
-* the verdicts program (`next_steps=False`) also takes `tally` facts directly: its decision and
-  confidence rules read only the tally properties listed in `conclusion_reads`.
+* the conclusions program (`compile_conclusions`): the decision and confidence rules alone, on a
+  `tally` fact holding only the properties they read (`conclusion_reads`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class Program:
     scored_questions: tuple[str, ...] = ()  # questions with factor rules: the ones the metrics count
     derivable: tuple[str, ...] = ()  # questions some derived rule can answer
     decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
+    carried: tuple[str, ...] = ()  # intake properties the tally carries on: those later rules read
     parts: tuple[Part, ...] = ()  # the parts program only (`compile_parts`)
     conclusion_reads: tuple[str, ...] = ()  # tally properties the decision and confidence rules read
 
@@ -213,7 +216,39 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
     for index, rule in enumerate(rules.overrides):
         out.override("", "intake", rule, STAGE_OVERRIDES + index)
     out.add("policy/tally", "intake", None, STAGE_TALLY, Action("tally", "policy.tally"))
+    _conclusion_stages(out)
+    for index, rule in enumerate(rules.next_steps if next_steps else ()):
+        chosen = {"option": rule.option}
+        out.add(
+            f"next_step/{rule.id}",
+            "decision",
+            {"$and": [chosen, out.when(rule.when)]} if rule.when else chosen,
+            STAGE_NEXT_STEPS + index,
+            Action("next_step", rule.id),
+        )
+    later = [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps if next_steps]
+    return out.program(
+        ruleset_name(rules, next_steps=next_steps),
+        derivable=tuple(sorted({d.question for d in rules.derived})),
+        decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
+        carried=tuple(sorted({name for c in later for name in _reads(c) if name[:2] in ("a_", "p_")})),
+    )
 
+
+def compile_conclusions(rules: Rules) -> Program:
+    """Only the decision and confidence rules, entered by `tally` facts (what-if variants).
+
+    A ruleset of its own because durable_rules clears memory for every rule of a ruleset when it
+    opens a session (~8 KB a rule): a dozen rules, not sixty, for each tally judged.
+    """
+    out = _Ruleset(rules)
+    _conclusion_stages(out)
+    return out.program(f"{FORMAT_TAG}_{rules.digest[:20]}_conclusions", conclusion_reads=_conclusion_reads(rules))
+
+
+def _conclusion_stages(out: "_Ruleset") -> None:
+    """The decision rules (on the tally) and the confidence rules (on the decision)."""
+    rules = out.rules
     deciding = [o for o in rules.overrides if o.effect == "recommend"]
     for index, rule in enumerate(deciding):
         fired = {"$ex": {f"o_{rule.id}": 1}}
@@ -241,7 +276,6 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         STAGE_DECISION + len(deciding),
         Action("decide", "policy.decision.tie_break", {"by": "tie_break", "option": rules.policy.tie_break}),
     )
-
     earlier_levels: list[Condition] = []
     for index, rule in enumerate(rules.policy.confidence):
         exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
@@ -254,23 +288,6 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         )
         if rule.when is not None:
             earlier_levels.append(rule.when)
-
-    for index, rule in enumerate(rules.next_steps if next_steps else ()):
-        chosen = {"option": rule.option}
-        out.add(
-            f"next_step/{rule.id}",
-            "decision",
-            {"$and": [chosen, out.when(rule.when)]} if rule.when else chosen,
-            STAGE_NEXT_STEPS + index,
-            Action("next_step", rule.id),
-        )
-
-    return out.program(
-        ruleset_name(rules, next_steps=next_steps),
-        derivable=tuple(sorted({d.question for d in rules.derived})),
-        decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
-        conclusion_reads=_conclusion_reads(rules),
-    )
 
 
 def compile_parts(rules: Rules) -> Program | None:

@@ -42,12 +42,16 @@ def letters(program: Program, answers: dict[str, str]) -> str:
 
 
 class VariantJudge:
-    """Judges variants for one rules version, with memos shared by every district it judges."""
+    """Judges variants for one rules version, with memos shared by every district it judges.
 
-    def __init__(self, verdicts: Engine, parts: Engine | None) -> None:
-        self._verdicts = verdicts
+    `engine` runs the conclusions program when `parts` (the parts program's engine) is given,
+    else the whole what-if program (`compile_rules(rules, next_steps=False)`).
+    """
+
+    def __init__(self, engine: Engine, parts: Engine | None) -> None:
+        self._engine = engine
         self._parts = parts
-        program = verdicts.program
+        program = engine.program
         self._questions = program.questions
         position = {f"a_{q}": i for i, q in enumerate(program.questions)}
         self._scored = tuple(position[f"a_{q}"] for q in program.scored_questions)
@@ -94,8 +98,8 @@ class VariantJudge:
 
     def _whole(self, variants: list[Variant]) -> list[Verdict]:
         """Every variant evaluated by the whole verdicts program (derivation included)."""
-        program = self._verdicts.program
-        return self._verdicts.decide(
+        program = self._engine.program
+        return self._engine.decide(
             [encode_intake(program, {q: WORD[a] for q, a in zip(self._questions, answers)}, profile) for answers, profile in variants]
         )
 
@@ -122,11 +126,11 @@ class VariantJudge:
                 votes += part_votes
                 overrides += part_overrides
             unanswered = sum(1 for i in self._scored if answers[i] == "u")
-            tallies.append(self._conclusion_fact(tally(self._verdicts.program, votes, overrides, unanswered), answers, profile))
+            tallies.append(self._conclusion_fact(tally(self._engine.program, votes, overrides, unanswered), answers, profile))
         conclusion_keys = [tuple(fact.get(name) for name, _ in self._conclusion_reads) for fact in tallies]
         todo = {key: fact for key, fact in zip(conclusion_keys, tallies) if key not in self._conclusions}
         if todo:
-            self._conclusions.update(zip(todo, self._verdicts.conclude(list(todo.values()))))
+            self._conclusions.update(zip(todo, self._engine.conclude(list(todo.values()))))
         return [self._conclusions[key] for key in conclusion_keys]
 
     @staticmethod

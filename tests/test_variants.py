@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine import Advisor
 from engine.answers import district_from_data
-from engine.compiler import compile_parts, compile_rules
+from engine.compiler import compile_conclusions, compile_parts, compile_rules
 from engine.model import Rules
 from engine.rulebook import load_rules
 from engine.runtime import Engine
@@ -24,10 +24,12 @@ RULES_MODEL = load_rules(RULES)
 
 def judges(rules: Rules) -> tuple[VariantJudge, VariantJudge]:
     """(by parts, whole evaluations) for the same rules."""
-    verdicts = Engine(compile_rules(rules, next_steps=False))
     parts = compile_parts(rules)
     assert parts is not None
-    return VariantJudge(verdicts, Engine(parts)), VariantJudge(verdicts, None)
+    return (
+        VariantJudge(Engine(compile_conclusions(rules)), Engine(parts)),
+        VariantJudge(Engine(compile_rules(rules, next_steps=False)), None),
+    )
 
 
 def test_every_yes_no_combination_and_random_unknowns_agree() -> None:
