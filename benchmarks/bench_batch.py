@@ -173,11 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             ("workers: parse rows", times.parse),
             ("workers: engine", times.engine),
             ("workers: render", times.render),
-            ("workers: write (threads)", times.write),
+            ("workers: write", times.write),
         ):
             share = f"  {seconds / work:5.1%} of worker time" if name.startswith("workers") and work else ""
             print(f"  {name:<30}{seconds:8.2f}{share}")
-        print(f"  {'workers: waiting for writes':<30}{times.write_wait:8.2f}  (writes overlap rendering on threads)")
         documents = result.done * len(formats)
         if documents:
             print(

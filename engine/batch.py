@@ -118,7 +118,7 @@ def run_batch(
     """Advise every district of `config.input`; documents, summary.csv and index.html go to `config.out`.
 
     `progress` receives a ProgressEvent after every chunk; `hook(chunks_finished)` runs after each
-    chunk is journalled (tests use it to interrupt a run); `task_hook(task)` runs in the worker before
+    chunk is finished (tests use it to interrupt a run); `task_hook(task)` runs in the worker before
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
     formats = _check_formats(config.formats)

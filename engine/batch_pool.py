@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator, Protocol
 
 from .batch_input import RowError
-from .batch_worker import Result, StageTimes, Task, Worker, WorkerConfig, run_chunk, start, stop
+from .batch_worker import Result, StageTimes, Task, Worker, WorkerConfig, run_chunk, start
 from .errors import AdvisorError, EngineError
 
 MAX_ROW_DEATHS = 5  # rows of one chunk that may kill a worker on their own before the rest is given up
@@ -62,10 +62,10 @@ class InProcess:
         return _Finished(self.worker.run(tasks))
 
     def close(self) -> None:
-        self.worker.close()
+        """Nothing to release: the worker writes each file before it returns a chunk."""
 
     def terminate(self) -> None:
-        self.worker.close()
+        """As `close`."""
 
 
 @dataclass
@@ -292,22 +292,19 @@ class _Handle:
 def serve(connection: Connection, config: WorkerConfig) -> None:
     """A worker process: say it is ready, then run each chunk received until told to stop (None)."""
     start(config)
-    try:
-        connection.send(("ready", None))
-        while True:
-            try:
-                tasks = connection.recv()
-            except EOFError:  # the parent is gone
-                return
-            if tasks is None:
-                return
-            try:
-                reply: tuple[str, Any] = ("ok", run_chunk(tasks))
-            except Exception as error:  # reported to the parent, which stops the run
-                reply = ("error", _portable(error))
-            connection.send(reply)
-    finally:
-        stop()
+    connection.send(("ready", None))
+    while True:
+        try:
+            tasks = connection.recv()
+        except EOFError:  # the parent is gone
+            return
+        if tasks is None:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", run_chunk(tasks))
+        except Exception as error:  # reported to the parent, which stops the run
+            reply = ("error", _portable(error))
+        connection.send(reply)
 
 
 def _portable(error: Exception) -> BaseException:

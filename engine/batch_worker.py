@@ -3,9 +3,12 @@
 Each worker process holds its own `Advisor` (durable_rules keeps one engine host per process and is
 not thread-safe) and its own template renderer. A chunk is evaluated with one
 `Advisor.recommend_many` call (batched engine calls), then every district's documents are rendered
-and written atomically by the worker itself; only the summary fields go back to the parent, with
-the time spent in each stage. With one worker the same code runs inside the parent process.
-JSON documents are written compact (no indentation): `json.dumps` then uses its C encoder.
+and written atomically by the worker itself, one after the other (with a worker per core there is
+no idle core for writer threads to use, only the interpreter lock to fight over); only the summary
+fields go back to the parent, with the time spent in each stage. The parent makes the documents
+durable before it journals them (`manifest`). With one worker the same code runs inside the
+parent process. JSON documents are written compact (no indentation): `json.dumps` then uses its
+C encoder.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,10 +29,9 @@ from .answers import District
 from .batch_input import CellProblem, Layout, Record, RowError
 from .batch_rows import RowProblem, to_district
 from .errors import AdvisorError, EngineError, InputError
-from .output import made_by_us, write_atomic
+from .output import ForeignFile, write_atomic
 
 EXTENSIONS = {"md": "md", "html": "html", "json": "json"}
-WRITER_THREADS = 4  # files are written (and fsynced) on threads, overlapping the rendering
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,18 @@ class Result:
 
 @dataclass
 class StageTimes:
-    """Seconds spent per stage, summed over workers (and writer threads, for `write`), so the
-    figures can exceed the wall time; `write_wait` is the time workers waited for their writes."""
+    """Seconds spent per stage, summed over workers, so the figures can exceed the wall time."""
 
     parse: float = 0.0
     engine: float = 0.0
     render: float = 0.0
     write: float = 0.0
-    write_wait: float = 0.0
 
     def add(self, other: "StageTimes") -> None:
         self.parse += other.parse
         self.engine += other.engine
         self.render += other.render
         self.write += other.write
-        self.write_wait += other.write_wait
 
 
 class Worker:
@@ -98,7 +96,6 @@ class Worker:
         self.advisor = Advisor.load(config.rules)
         if self.advisor.rules.digest != config.rules_digest:
             raise EngineError("the rules changed while the batch was starting; run it again")
-        self._writers = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="batch-writer")
         self.renderer: Any = None
         if any(f in ("md", "html") for f in config.formats):
             from .documents import Renderer
@@ -125,22 +122,11 @@ class Worker:
         recommendations = self._recommend(ready, results)
         times.engine = time.perf_counter() - start
 
-        writing: list[tuple[Task, Recommendation, list[tuple[str, Future]]]] = []
-        try:
-            for (task, _), recommendation in zip(ready, recommendations):
-                if recommendation is not None:
-                    documents = self._render_all(task, recommendation, results, times)
-                    if documents is not None:
-                        futures = [(name, self._write(name, text, task)) for name, text in documents]
-                        writing.append((task, recommendation, futures))
-        finally:  # never leave a write half-way (its temporary file would outlive the run)
-            start = time.perf_counter()
-            wait([future for *_, futures in writing for _, future in futures])
-            if writing:
-                os.sync()  # one flush to disk per chunk, before the manifest records it, not an fsync per file
-            times.write_wait += time.perf_counter() - start
-        for task, recommendation, futures in writing:
-            results[task.record.row] = self._result(task, recommendation, futures, times)
+        for (task, _), recommendation in zip(ready, recommendations):
+            if recommendation is not None:
+                documents = self._render_all(task, recommendation, results, times)
+                if documents is not None:
+                    results[task.record.row] = self._write_all(task, recommendation, documents, times)
         return [results[task.record.row] for task in tasks], times
 
     def _recommend(
@@ -162,9 +148,6 @@ class Worker:
                 out.append(None)
         return out
 
-    def close(self) -> None:
-        self._writers.shutdown(wait=True)
-
     def _render_all(
         self, task: Task, recommendation: Recommendation, results: dict[int, Result], times: StageTimes
     ) -> list[tuple[str, str]] | None:
@@ -182,44 +165,28 @@ class Worker:
                 times.render += time.perf_counter() - start
         return documents
 
-    def _write(self, name: str, text: str, task: Task) -> Future:
-        """Write on a writer thread, overlapping with rendering the next district."""
-        return self._writers.submit(self._write_file, self.config.out / name, text, name in task.owned)
-
-    @staticmethod
-    def _write_file(path: Path, text: str, force: bool) -> tuple[float, CellProblem | None]:
-        """Write one document; a file this tool did not write is never replaced, whatever the options."""
-        start = time.perf_counter()
-        if not force and path.exists() and not made_by_us(path):
-            reason = (
-                f"{path.name} already exists and was not written by rostering-advisor; "
-                "move it away to write this district"
-            )
-            return time.perf_counter() - start, CellProblem(None, "", reason)
-        try:
-            write_atomic(path, text, force=force, durable=False)
-        except InputError as error:
-            problem = CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({path.name})")
-            return time.perf_counter() - start, problem
-        return time.perf_counter() - start, None
-
-    @staticmethod
-    def _result(
-        task: Task, recommendation: Recommendation, futures: list[tuple[str, Future]], times: StageTimes
+    def _write_all(
+        self, task: Task, recommendation: Recommendation, documents: list[tuple[str, str]], times: StageTimes
     ) -> Result:
-        row = task.record.row
+        """Write a district's documents; a file this tool did not write is never replaced, whatever the options."""
+        start = time.perf_counter()
         problems = []
-        for _, future in futures:
-            seconds, problem = future.result()
-            times.write += seconds
-            if problem is not None:
-                problems.append(problem)
+        for name, text in documents:
+            try:
+                write_atomic(self.config.out / name, text, force=name in task.owned, durable=False)
+            except ForeignFile:
+                reason = f"{name} already exists and was not written by rostering-advisor; move it away to write this district"
+                problems.append(CellProblem(None, "", reason))
+            except InputError as error:
+                problems.append(CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({name})"))
+        times.write += time.perf_counter() - start
+        row = task.record.row
         if problems:
             return Result(row, task.slug, error=RowError(row, tuple(problems)))
         return Result(
             row,
             task.slug,
-            outputs=tuple(name for name, _ in futures),
+            outputs=tuple(name for name, _ in documents),
             option=recommendation.option,
             confidence=recommendation.confidence,
             decided_by=recommendation.decided_by,
@@ -260,9 +227,3 @@ def run_chunk(tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
     if _WORKER is None:
         raise EngineError(f"a batch worker could not start: {_START_ERROR or 'start() was not called'}")
     return _WORKER.run(tasks)
-
-
-def stop() -> None:
-    """Let this process's writes finish before it exits."""
-    if _WORKER is not None:
-        _WORKER.close()

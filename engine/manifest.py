@@ -5,10 +5,14 @@ one `Entry` per district: its slug, a digest of its input row, a digest of the c
 (tool version, rules digest, templates digest, formats), the files written and the summary
 fields (so a skipped district still appears in `summary.csv` and `index.html`).
 
-During a run the file is a journal: entries are appended and flushed to disk after every chunk,
-so a run that is interrupted or killed resumes from the last finished chunk (the last entry of a
-slug wins). At the end of a run it is compacted: replaced, atomically, by the entries of the
-districts in this run's input, in input order. A lock keeps two runs out of one folder.
+During a run the file is a journal: a resumed run trusts it, so an entry is journalled only once
+its documents are on disk. Entries wait in memory until the next flush (`Manifest.flush`): one
+`os.sync()` for all the documents written since the last one (cheaper than a flush per file),
+then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of
+the run. A run that is interrupted journals what it finished; one that is killed resumes from its
+last flush (the last entry of a slug wins). At the end of a run the journal is compacted:
+replaced, atomically, by the entries of the districts in this run's input, in input order. A lock
+keeps two runs out of one folder.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -33,6 +38,7 @@ except ImportError:  # pragma: no cover
 
 MANIFEST_NAME = ".rostering-manifest.jsonl"
 MANIFEST_FORMAT = 1
+FLUSH_SPACING = 9  # after a flush that took s seconds, the next waits 9·s: flushing is at most a tenth of the time
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class Manifest:
         self.path = self.folder / MANIFEST_NAME
         self._lines: dict[str, str] = {}  # slug -> its latest entry, unparsed (small in memory)
         self._journal: IO[str] | None = None
+        self._pending: list[str] = []  # entries whose documents may not be on disk yet
+        self._next_flush = 0.0
         self._compact: IO[str] | None = None
         self._compact_path: str | None = None
 
@@ -158,12 +166,23 @@ class Manifest:
         return entry
 
     def record(self, entries: Iterable[Entry]) -> None:
-        """Journal finished districts, durably (a resumed run trusts them)."""
+        """Journal finished districts: at the next flush, when it is due."""
+        self._pending.extend(entry.to_json() for entry in entries)
+        if self._pending and time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        """Put every document written so far on disk, then journal the waiting entries durably."""
         assert self._journal is not None
-        lines = [entry.to_json() for entry in entries]
-        if lines:
-            self._journal.write("\n".join(lines) + "\n")
-            self._sync(self._journal)
+        if not self._pending:
+            return
+        start = time.monotonic()
+        os.sync()
+        self._journal.write("\n".join(self._pending) + "\n")
+        self._pending.clear()
+        self._sync(self._journal)
+        took = time.monotonic() - start
+        self._next_flush = time.monotonic() + FLUSH_SPACING * took
 
     def keep(self, entry: Entry) -> None:
         """Add a district of this run to the compacted manifest (in input order)."""
@@ -173,6 +192,7 @@ class Manifest:
     def finish(self) -> None:
         """Replace the journal by the compacted manifest."""
         assert self._compact is not None and self._compact_path is not None
+        self.flush()  # the documents on disk before the manifest that lists them
         self._sync(self._compact)
         self._compact.close()
         self._compact = None
@@ -182,7 +202,13 @@ class Manifest:
         self.close()
 
     def close(self) -> None:
-        """Release the lock; drop an unfinished compacted copy (the journal stays for a resume)."""
+        """Journal what is finished, release the lock; drop an unfinished compacted copy (the
+        journal stays for a resume)."""
+        if self._journal is not None and self._pending:
+            try:
+                self.flush()
+            except OSError:  # a full disk, say: those districts are redone by the next run
+                pass
         if self._compact is not None:
             self._compact.close()
             self._compact = None

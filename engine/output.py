@@ -8,6 +8,7 @@ so a crash leaves the old file or the new one, never half of either.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,35 +27,50 @@ def made_by_us(path: Path) -> bool:
         return False
 
 
+class ForeignFile(InputError):
+    """A file that rostering-advisor did not write stands where it would write."""
+
+
 def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = True) -> None:
     """Write `text` to `path` (UTF-8), refusing to replace a file this tool did not write.
 
     The rename alone makes the write atomic for a crash or kill of this process; `durable` also
     flushes the data to disk first, so it survives a power cut. Batch mode, which writes tens of
-    thousands of files, leaves that to the end of each chunk.
+    thousands of files, leaves that to one flush of the whole folder now and then (`manifest`).
+    Few system calls: a batch writes two or three files per district.
     """
     path = Path(path)
     name = display(path)
-    if path.is_dir():
-        raise InputError.at(SourceLocation(name), "is a directory; give a file name")
-    if path.exists() and not force and not made_by_us(path):
-        raise InputError.at(
-            SourceLocation(name), "already exists and was not written by rostering-advisor; use --force to replace it"
-        )
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        found = None
+    except OSError as exc:
+        raise InputError.at(SourceLocation(name), f"cannot write here: {exc.strerror}") from None
+    if found is not None:
+        if stat.S_ISDIR(found.st_mode):
+            raise InputError.at(SourceLocation(name), "is a directory; give a file name")
+        if not force and not made_by_us(path):
+            raise ForeignFile.at(
+                SourceLocation(name), "already exists and was not written by rostering-advisor; use --force to replace it"
+            )
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError.at(SourceLocation(name), f"the folder {display(folder)} does not exist")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError.at(SourceLocation(name), f"the folder {display(folder)} does not exist") from None
     except OSError as exc:
         raise InputError.at(SourceLocation(name), f"cannot write here: {exc.strerror}") from None
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(descriptor, data) :]
             if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
+                os.fsync(descriptor)
+            os.fchmod(descriptor, 0o644)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException as exc:
         try:
