@@ -29,7 +29,7 @@ from .answers import District
 from .batch_input import CellProblem, Layout, Record, RowError
 from .batch_rows import RowProblem, to_district
 from .errors import AdvisorError, EngineError, InputError
-from .output import ForeignFile, write_atomic
+from .output import ForeignFile, OutputFolder
 
 EXTENSIONS = {"md": "md", "html": "html", "json": "json"}
 
@@ -96,6 +96,7 @@ class Worker:
         self.advisor = Advisor.load(config.rules)
         if self.advisor.rules.digest != config.rules_digest:
             raise EngineError("the rules changed while the batch was starting; run it again")
+        self.folder = OutputFolder(config.out)
         self.renderer: Any = None
         if any(f in ("md", "html") for f in config.formats):
             from .documents import Renderer
@@ -173,7 +174,7 @@ class Worker:
         problems = []
         for name, text in documents:
             try:
-                write_atomic(self.config.out / name, text, force=name in task.owned, durable=False)
+                self.folder.write(name, text, force=name in task.owned)
             except ForeignFile:
                 reason = f"{name} already exists and was not written by rostering-advisor; move it away to write this district"
                 problems.append(CellProblem(None, "", reason))

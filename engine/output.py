@@ -2,11 +2,13 @@
 
 A file is replaced only if it is absent, was written by this tool (it carries `GENERATOR_MARK`),
 or the user passed `--force`. Writes go to a temporary file in the same folder, then `os.replace`,
-so a crash leaves the old file or the new one, never half of either.
+so a crash leaves the old file or the new one, never half of either. `OutputFolder` writes many
+new files into one folder with fewer system calls (batch mode).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -40,7 +42,7 @@ def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = 
     Few system calls: a batch writes two or three files per district.
     """
     path = Path(path)
-    name = display(path)
+    name = display(path)  # resolves the path (system calls), but a single file is written
     try:
         found = os.stat(path)
     except FileNotFoundError:
@@ -80,3 +82,56 @@ def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = 
         if isinstance(exc, OSError):
             raise InputError.at(SourceLocation(name), f"cannot write: {exc.strerror}") from None
         raise
+
+
+class OutputFolder:
+    """Writes many files into one folder, as `write_atomic` does, with fewer system calls.
+
+    A file that does not exist yet is written to an unnamed temporary file (Linux `O_TMPFILE`)
+    and then linked in under its name, which fails if the name is taken: the file appears whole
+    or not at all, no temporary name is ever seen, and only one directory entry is made. Anything
+    else (an existing file, another system) goes through `write_atomic`. Not durable: batch mode
+    flushes the folder now and then (`manifest`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._fd: int | None = None
+        self._linkable = hasattr(os, "O_TMPFILE")
+
+    def write(self, name: str, text: str, *, force: bool = False) -> None:
+        data = text.encode("utf-8")
+        if not (self._linkable and self._create(name, data)):
+            write_atomic(self.folder / name, text, force=force, durable=False)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _create(self, name: str, data: bytes) -> bool:
+        """Whether `name` was new and now holds `data`; False leaves the work to `write_atomic`."""
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+            descriptor = os.open(self.folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
+        except OSError:  # no O_TMPFILE on this file system, or a folder problem write_atomic reports
+            self._linkable = False
+            return False
+        try:
+            os.fchmod(descriptor, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            # linkat(AT_SYMLINK_FOLLOW): the dst_dir_fd makes os.link use linkat, following the link
+            os.link(f"/proc/self/fd/{descriptor}", name, dst_dir_fd=self._fd)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP):  # no /proc, say
+                self._linkable = False
+                return False
+            raise InputError.at(SourceLocation(display(self.folder / name)), f"cannot write: {exc.strerror}") from None
+        finally:
+            os.close(descriptor)
+        return True

@@ -6,9 +6,11 @@ import errno
 import os
 from pathlib import Path
 
+import pytest
 
 from engine import output
 from engine.cli import main
+from engine.errors import InputError
 
 from .conftest import ROOT
 
@@ -58,3 +60,47 @@ def test_a_file_we_wrote_is_recognised_in_every_format(tmp_path: Path) -> None:
         assert main(["recommend", EXAMPLE, "--format", fmt, "-o", str(target)]) == 0
         assert output.made_by_us(target)
         assert main(["recommend", EXAMPLE, "--format", fmt, "-o", str(target)]) == 0
+
+
+# --- OutputFolder: many files into one folder (batch mode) ----------------------------------------
+
+
+def test_output_folder_writes_new_files_whole_and_leaves_nothing_else(tmp_path: Path) -> None:
+    folder = output.OutputFolder(tmp_path)
+    folder.write("a.md", "<!-- rostering-advisor -->\nA é\n")
+    folder.write("b.json", '{"generator": "rostering-advisor"}\n')
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.json"]
+    assert (tmp_path / "a.md").read_text(encoding="utf-8") == "<!-- rostering-advisor -->\nA é\n"
+    assert (tmp_path / "a.md").stat().st_mode & 0o777 == 0o644
+
+
+def test_output_folder_never_replaces_a_foreign_file_and_replaces_its_own(tmp_path: Path) -> None:
+    folder = output.OutputFolder(tmp_path)
+    (tmp_path / "mine.md").write_text("my notes\n", encoding="utf-8")
+    with pytest.raises(output.ForeignFile):
+        folder.write("mine.md", "<!-- rostering-advisor -->\n")
+    assert (tmp_path / "mine.md").read_text(encoding="utf-8") == "my notes\n"
+    folder.write("ours.md", "<!-- rostering-advisor --> one\n")
+    folder.write("ours.md", "<!-- rostering-advisor --> two\n")
+    folder.write("mine.md", "<!-- rostering-advisor --> forced\n", force=True)
+    assert (tmp_path / "ours.md").read_text(encoding="utf-8").endswith("two\n")
+    assert (tmp_path / "mine.md").read_text(encoding="utf-8").endswith("forced\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.md", "ours.md"]
+
+
+def test_output_folder_on_a_full_disk_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(output.os, "write", full)
+    with pytest.raises(InputError, match="a.md: cannot write: No space left on device"):
+        output.OutputFolder(tmp_path).write("a.md", "<!-- rostering-advisor -->\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folder_without_unnamed_temporary_files_writes_the_usual_way(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delattr(output.os, "O_TMPFILE")
+    folder = output.OutputFolder(tmp_path)
+    folder.write("a.md", "<!-- rostering-advisor -->\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
