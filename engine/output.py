@@ -33,8 +33,8 @@ class ForeignFile(InputError):
     """A file that rostering-advisor did not write stands where it would write."""
 
 
-def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = True) -> None:
-    """Write `text` to `path` (UTF-8), refusing to replace a file this tool did not write.
+def write_atomic(path: Path, text: str | bytes, *, force: bool = False, durable: bool = True) -> None:
+    """Write `text` to `path` (UTF-8, or bytes as they are), refusing to replace a file this tool did not write.
 
     The rename alone makes the write atomic for a crash or kill of this process; `durable` also
     flushes the data to disk first, so it survives a power cut. Batch mode, which writes tens of
@@ -65,7 +65,7 @@ def write_atomic(path: Path, text: str, *, force: bool = False, durable: bool = 
         raise InputError.at(SourceLocation(name), f"cannot write here: {exc.strerror}") from None
     try:
         try:
-            data = memoryview(text.encode("utf-8"))
+            data = memoryview(text.encode("utf-8") if isinstance(text, str) else text)
             while data:
                 data = data[os.write(descriptor, data) :]
             if durable:
@@ -99,10 +99,10 @@ class OutputFolder:
         self._fd: int | None = None
         self._linkable = hasattr(os, "O_TMPFILE")
 
-    def write(self, name: str, text: str, *, force: bool = False) -> None:
-        data = text.encode("utf-8")
+    def write(self, name: str, text: str | bytes, *, force: bool = False) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
         if not (self._linkable and self._create(name, data)):
-            write_atomic(self.folder / name, text, force=force, durable=False)
+            write_atomic(self.folder / name, data, force=force, durable=False)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -18,6 +18,9 @@ The one adapter around durable_rules (keep the engine swappable behind it). Hygi
 * the facts an action needs come from the session's own record, never from parsing the engine's
   message: a rule matches the session's current fact of its type (a derived answer retracts the
   intake it replaces, cancelling the old intake's pending activations).
+
+Facts go to the engine as JSON text (`compact_json`: ~10% of an evaluation with the standard
+library's encoder).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import durable_rules_engine as _core
 from durable.engine import Host
 
+from .compact_json import compact
 from .compiler import Action, Program
 from .errors import EngineError
 
@@ -44,7 +48,6 @@ MEMO_SIZE = 256  # whole outcomes (~10 KB each); main intakes rarely repeat (the
 
 _LOCK = threading.RLock()
 _SESSIONS = itertools.count(1)
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per fact
 _STATE_HEAD = '{ "sid":"'  # how durable_rules 2.0.28 starts a session's state document
 
 
@@ -197,7 +200,7 @@ class Engine:
         """A compact memo key: one letter per answer (yes/no/unknown), then the profile values."""
         answers = "".join(intake.get(name, "?")[0] for name in self._answer_names)
         profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
-        return f"{answers}{_ENCODE(profile)}" if profile else answers
+        return f"{answers}{compact(profile)}" if profile else answers
 
     def _sessions(self, facts: Sequence[dict[str, Any]]) -> list["_Session"]:
         """Evaluate each fact in a session of its own, `BATCH` sessions per engine call."""
@@ -230,7 +233,7 @@ class Engine:
 
     def _assert(self, call: Any, payload: Any) -> None:
         try:
-            result = call(self._handle, _ENCODE(payload))
+            result = call(self._handle, compact(payload))
         except Exception as exc:  # the C core raises bare Exceptions with an error code
             raise EngineError(f"the rules engine refused a fact: {exc}") from None
         code = result[0] if isinstance(result, (list, tuple)) else 0

@@ -1,0 +1,32 @@
+"""Compact JSON text, fast: what `json.dumps(value, ensure_ascii=False, separators=(",", ":"))` gives.
+
+orjson encodes the documents and engine facts of this package ~20 times faster than the standard
+library: the same values, and the same bytes but for floats written with an exponent (`1e-5`,
+not `1e-05`; tests hold it to that). The standard library takes what orjson refuses (an integer
+past 64 bits, a dict with keys that are not text). A leaf module.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_STANDARD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def compact_bytes(value: Any) -> bytes:
+    """UTF-8 JSON text of `value`, without spaces."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _STANDARD(value).encode("utf-8")
+
+
+def compact(value: Any) -> str:
+    """JSON text of `value`, without spaces (for the engine, which takes text)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:
+        return _STANDARD(value)
