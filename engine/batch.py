@@ -51,7 +51,7 @@ from .output import GENERATOR_MARK
 from .paths import display, templates_dir
 from .progress import ProgressEvent, Reporter, reporter_for
 from .rulebook import load_rules
-from .slugs import district_slug, output_path
+from .slugs import district_slug, links_in, output_path
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -181,6 +181,7 @@ class _Run:
         manifest.open()  # locks the folder before anything in it is touched
         _sweep_temporaries(self.out)
         self.manifest = manifest
+        self.links = links_in(self.out)  # one listing, rather than a look at every file name
         runner: Runner | None = None
         summary: SummaryWriter | None = None
         try:
@@ -277,7 +278,7 @@ class _Run:
             )
         try:
             for fmt in self.worker_config.formats:
-                output_path(self.out, slug, EXTENSIONS[fmt])
+                output_path(self.out, slug, EXTENSIONS[fmt], self.links)
         except ValueError as error:
             return RowError.single(record.row, f"no safe file name: {error}", where=record.where)
         self.seen[slug] = record.row
@@ -292,7 +293,6 @@ class _Run:
             self.result.wait_seconds += time.perf_counter() - wait
             self.result.times.add(times)
             worked = {r.row: r for r in results}
-        entries = []
         result = self.result
         for record, known in slots:
             outcome = known if known is not None else worked[record.row]
@@ -301,7 +301,7 @@ class _Run:
                 result.skipped += 1
                 result.options[outcome.option] += 1
                 summary.entry(outcome)
-                self.manifest.keep(outcome)
+                self.manifest.keep(outcome, new=False)
             elif outcome.error is not None:
                 result.failed += 1
                 if len(result.errors) < KEPT_ERRORS:
@@ -322,10 +322,9 @@ class _Run:
                 )
                 result.done += 1
                 result.options[entry.option] += 1
-                entries.append(entry)
                 summary.entry(entry)
-                self.manifest.keep(entry)
-        self.manifest.record(entries)
+                self.manifest.keep(entry, new=True)
+        self.manifest.flush_when_due()
         self.chunks_finished += 1
         if self.progress is not None:
             self.progress(self._event())

@@ -22,11 +22,12 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterator
 
 from . import __version__
+from .compact_json import compact
 from .errors import InputError, SourceLocation
 from .output import GENERATOR_MARK
 from .paths import display
@@ -57,7 +58,7 @@ class Entry:
     open_questions: tuple[str, ...]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return compact(self)
 
     @classmethod
     def from_json(cls, line: str) -> "Entry":
@@ -165,9 +166,16 @@ class Manifest:
             return None
         return entry
 
-    def record(self, entries: Iterable[Entry]) -> None:
-        """Journal finished districts: at the next flush, when it is due."""
-        self._pending.extend(entry.to_json() for entry in entries)
+    def keep(self, entry: Entry, *, new: bool) -> None:
+        """Add a district of this run to the compacted manifest (in input order); a `new` one (its
+        documents written by this run) is journalled too, at the next flush."""
+        assert self._compact is not None
+        line = entry.to_json()
+        self._compact.write(line + "\n")
+        if new:
+            self._pending.append(line)
+
+    def flush_when_due(self) -> None:
         if self._pending and time.monotonic() >= self._next_flush:
             self.flush()
 
@@ -183,11 +191,6 @@ class Manifest:
         self._sync(self._journal)
         took = time.monotonic() - start
         self._next_flush = time.monotonic() + FLUSH_SPACING * took
-
-    def keep(self, entry: Entry) -> None:
-        """Add a district of this run to the compacted manifest (in input order)."""
-        assert self._compact is not None
-        self._compact.write(entry.to_json() + "\n")
 
     def finish(self) -> None:
         """Replace the journal by the compacted manifest."""

@@ -16,6 +16,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import Container
 
 MAX_SLUG = 80
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -52,18 +53,27 @@ def district_slug(district_id: str | None, name: str | None) -> str:
     return slug
 
 
-def output_path(folder: Path, slug: str, extension: str) -> Path:
+def output_path(folder: Path, slug: str, extension: str, links: Container[str] | None = None) -> Path:
     """`folder/slug.extension`, refusing anything that would not be a plain file directly in `folder`.
 
     A safe slug has no separators or dots, so the path can only leave `folder` through a link
-    someone placed at that name; such a link is followed and must stay inside `folder`.
+    someone placed at that name; such a link is followed and must stay inside `folder`. `links`
+    names the symbolic links in `folder` when the caller listed them once (`links_in`): a batch
+    then makes no system call per file.
     """
     if not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG or slug in _RESERVED:
         raise ValueError(f"'{slug}' is not a safe file name")
     path = folder / f"{slug}.{extension}"
-    if os.path.islink(path) and path.resolve().parent != folder.resolve():
+    linked = path.name in links if links is not None else os.path.islink(path)
+    if linked and path.resolve().parent != folder.resolve():
         raise ValueError(f"{path.name} is a link to a place outside {folder}")
     return path
+
+
+def links_in(folder: Path) -> frozenset[str]:
+    """The names of the symbolic links directly in `folder`."""
+    with os.scandir(folder) as entries:
+        return frozenset(entry.name for entry in entries if entry.is_symlink())
 
 
 def _digest(text: str) -> str:

@@ -74,6 +74,7 @@ def _refuse(message: str) -> SecurityError:
 
 
 _SIZED = (str, list, tuple)
+_ABSENT = object()
 
 
 def _size(value: Any) -> int:
@@ -153,9 +154,12 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         kind = type(obj)
-        if kind is dict:
-            if attribute in obj:  # the context is plain dicts: read the key first
-                return self._bounded(obj[attribute])
+        if kind is dict:  # the context is plain dicts: read the key first
+            value = obj.get(attribute, _ABSENT)
+            if value is not _ABSENT:
+                if isinstance(value, _SIZED) and len(value) > self.limits.max_value:
+                    raise _refuse(f"a value of more than {self.limits.max_value:,} characters or items")
+                return value
             if attribute == "get":  # {{ numbers.get(n, n) }}: reads only
                 return obj.get
         if kind is Namespace:  # {% set ns = namespace(...) %}

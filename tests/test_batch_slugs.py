@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.slugs import MAX_SLUG, SLUG_PATTERN, district_slug, output_path, slugify
+from engine.slugs import MAX_SLUG, SLUG_PATTERN, district_slug, links_in, output_path, slugify
 
 HOSTILE = [
     ("../../etc", "passwd"),
@@ -74,3 +74,18 @@ def test_output_path_refuses_unsafe_stems_and_links_out(tmp_path: Path) -> None:
 def test_any_text_gives_a_safe_slug(district_id: str | None, name: str | None) -> None:
     slug = district_slug(district_id, name)
     assert SLUG_PATTERN.match(slug) and 0 < len(slug) <= MAX_SLUG
+
+
+def test_output_path_with_the_links_listed_once(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    os.symlink(outside / "x.md", folder / "x.md")
+    os.symlink(folder / "inside.md", folder / "y.md")
+    links = links_in(folder)
+    assert links == {"x.md", "y.md"}
+    with pytest.raises(ValueError, match="outside"):
+        output_path(folder, "x", "md", links)
+    assert output_path(folder, "y", "md", links) == folder / "y.md"
+    assert output_path(folder, "z", "md", links) == folder / "z.md"

@@ -51,3 +51,13 @@ def _has_float(value: object) -> bool:
 def test_what_orjson_refuses_goes_to_the_standard_library() -> None:
     huge = {"p_students": 10**30, 1: "not a text key"}
     assert compact(huge) == standard(huge)
+
+
+def test_dataclasses_are_objects_of_their_fields_either_way() -> None:
+    from dataclasses import asdict
+
+    from engine.manifest import Entry
+
+    entry = Entry("a", "1", "Á", "i", "c", ("a.md", "a.json"), "sis_sync", "strong", "score", ("q",))
+    assert compact(entry) == standard(asdict(entry))
+    assert compact({"entry": entry, "huge": 10**30}) == standard({"entry": asdict(entry), "huge": 10**30})
