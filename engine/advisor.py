@@ -258,16 +258,17 @@ class _Plan:
     @classmethod
     def of(cls, program: Program, main: Outcome) -> "_Plan":
         final = letters(program, main.answers)
-        position = {q: i for i, q in enumerate(program.questions)}
+        position = program.positions
         unknowns = [q for q in program.questions if main.answers[q] == "unknown"]
         spots = [position[q] for q in unknowns]
         if len(unknowns) <= MAX_COMBINED_UNKNOWNS:
-            combinations = [_with(final, zip(spots, values)) for values in itertools.product("yn", repeat=len(spots))] if spots else []
+            pattern = final.replace("u", "%s")  # the open questions are the `u`s
+            combinations = [pattern % values for values in itertools.product("yn", repeat=len(spots))] if spots else []
             exhaustive = bool(spots)
         else:
-            combinations = [_with(final, [(i, value)]) for i in spots for value in "yn"]
+            combinations = [_set(final, i, value) for i in spots for value in "yn"]
             exhaustive = False
-        flips = [(q, _with(final, [(i, "n" if final[i] == "y" else "y")])) for q, i in position.items() if final[i] != "u"]
+        flips = [(q, _set(final, i, "n" if final[i] == "y" else "y")) for q, i in position.items() if final[i] != "u"]
         return cls(position, unknowns, combinations, flips, exhaustive)
 
     def answer_sets(self) -> list[str]:
@@ -291,12 +292,9 @@ class _Plan:
         return tuple(out)
 
 
-def _with(answers: str, changes: Iterable[tuple[int, str]]) -> str:
-    """`answers` with the letters at some positions replaced."""
-    out = list(answers)
-    for i, letter in changes:
-        out[i] = letter
-    return "".join(out)
+def _set(answers: str, position: int, letter: str) -> str:
+    """`answers` with one letter replaced."""
+    return answers[:position] + letter + answers[position + 1 :]
 
 
 def _count(options: Iterable[str]) -> dict[str, int]:

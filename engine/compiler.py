@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Iterable
 
 from .checks import MAX_ENGINE_RULES
@@ -110,6 +111,11 @@ class Program:
     carried: tuple[str, ...] = ()  # intake properties the tally carries on: those later rules read
     parts: tuple[Part, ...] = ()  # the parts program only (`compile_parts`)
     conclusion_reads: tuple[str, ...] = ()  # tally properties the decision and confidence rules read
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each question's place in `questions` (and in a variant's answer letters)."""
+        return {q: i for i, q in enumerate(self.questions)}
 
     def engine_definition(self) -> dict[str, Any]:
         """A fresh copy for durable_rules, which consumes the `run` entries it is given."""

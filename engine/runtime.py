@@ -340,7 +340,10 @@ class Engine:
 def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action], unanswered: int) -> dict[str, Any]:
     """The tally's properties: scores and metrics from the votes cast, flags for the fired
     overrides that recommend. Sums are exact (`fsum`), so the order of the votes never matters."""
-    scores = {option: math.fsum(v.params["weight"] for v in votes if v.params["option"] == option) for option in program.options}
+    weights: dict[str, list[float]] = {option: [] for option in program.options}
+    for vote in votes:
+        weights[vote.params["option"]].append(vote.params["weight"])
+    scores = {option: math.fsum(w) for option, w in weights.items()}
     ranked = sorted(scores.values(), reverse=True)
     margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
     total = math.fsum(scores.values())

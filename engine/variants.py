@@ -22,8 +22,9 @@ memo keys, and cheap to change one answer.
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .compiler import Part, Program, encode_intake, normalise
 from .runtime import Engine, Verdict, tally
@@ -34,6 +35,10 @@ MEMO_SIZE = 1 << 17  # whole variants: a ~60-byte key each, the Verdicts themsel
 PIECE_MEMO_SIZE = 1 << 14  # parts and conclusions: bounded by the rules, unless they read profile numbers
 
 Variant = tuple[str, dict[str, Any]]  # (answers as letters, the district's profile)
+
+
+def _nothing(answers: str) -> tuple:
+    return ()
 
 
 def letters(program: Program, answers: dict[str, str]) -> str:
@@ -55,13 +60,15 @@ class VariantJudge:
         self._questions = program.questions
         position = {f"a_{q}": i for i, q in enumerate(program.questions)}
         self._scored = tuple(position[f"a_{q}"] for q in program.scored_questions)
-        self._pieces: list[tuple[Part, tuple[int, ...], tuple[str, ...]]] = [
-            (part, tuple(position[r] for r in part.reads if r in position), tuple(r[2:] for r in part.reads if r.startswith("p_")))
-            for part in (parts.program.parts if parts is not None else ())
-        ]
+        # per part: its type, what reads its answers out of a variant's letters, its profile fields
+        self._pieces: list[tuple[Part, Callable[[str], Any], tuple[str, ...]]] = []
+        for part in parts.program.parts if parts is not None else ():
+            spots = [position[r] for r in part.reads if r in position]
+            fields = tuple(r[2:] for r in part.reads if r.startswith("p_"))
+            self._pieces.append((part, operator.itemgetter(*spots) if spots else _nothing, fields))
         # the profile fields a verdict can depend on: those the parts and conclusions read, or, for
         # whole evaluations, every field any rule reads
-        read = {name for _, _, fields in self._pieces for name in fields} | {r[2:] for r in program.conclusion_reads if r.startswith("p_")}
+        read = {name for *_, fields in self._pieces for name in fields} | {r[2:] for r in program.conclusion_reads if r.startswith("p_")}
         self._profile_fields = tuple(sorted(read)) if parts is not None else program.profile_fields
         # what the conclusion fact holds: (property, position of the answer it copies, or -1)
         self._conclusion_reads = tuple((name, position.get(name, -1)) for name in program.conclusion_reads)
@@ -106,46 +113,50 @@ class VariantJudge:
     def _compose(self, variants: list[Variant]) -> list[Verdict]:
         """Verdicts from memoised parts and conclusions; what is missing goes to the engine in one call per stage."""
         assert self._parts is not None
-        for memo in (self._part_memo, self._conclusions):  # bounded; only ever large if rules read profile numbers
+        part_memo, conclusions = self._part_memo, self._conclusions
+        for memo in (part_memo, conclusions):  # bounded; only ever large if rules read profile numbers
             if len(memo) > PIECE_MEMO_SIZE:
                 memo.clear()
-        part_keys = [[self._part_key(piece, answers, profile) for piece in self._pieces] for answers, profile in variants]
+        pieces = self._pieces
+        part_keys = [
+            [(part.fact_type, read(answers), *(normalise(profile.get(f)) for f in fields)) for part, read, fields in pieces]
+            if self._profile_fields
+            else [(part.fact_type, read(answers)) for part, read, _ in pieces]
+            for answers, profile in variants
+        ]
         missing: dict[tuple, dict[str, Any]] = {}
         for keys, (answers, profile) in zip(part_keys, variants):
-            for piece, key in zip(self._pieces, keys):
-                if key not in self._part_memo and key not in missing:
+            for piece, key in zip(pieces, keys):
+                if key not in part_memo and key not in missing:
                     missing[key] = self._part_fact(piece, answers, profile)
         if missing:
-            self._part_memo.update(zip(missing, self._parts.fire(list(missing.values()))))
+            part_memo.update(zip(missing, self._parts.fire(list(missing.values()))))
+        program = self._engine.program
+        scored = self._scored
         tallies = []
         for keys, (answers, profile) in zip(part_keys, variants):
             votes: list = []
             overrides: list = []
             for key in keys:
-                part_votes, part_overrides = self._part_memo[key]
+                part_votes, part_overrides = part_memo[key]
                 votes += part_votes
                 overrides += part_overrides
-            unanswered = sum(1 for i in self._scored if answers[i] == "u")
-            tallies.append(self._conclusion_fact(tally(self._engine.program, votes, overrides, unanswered), answers, profile))
+            unanswered = sum(1 for i in scored if answers[i] == "u")
+            tallies.append(self._conclusion_fact(tally(program, votes, overrides, unanswered), answers, profile))
         conclusion_keys = [tuple(fact.get(name) for name, _ in self._conclusion_reads) for fact in tallies]
-        todo = {key: fact for key, fact in zip(conclusion_keys, tallies) if key not in self._conclusions}
+        todo = {key: fact for key, fact in zip(conclusion_keys, tallies) if key not in conclusions}
         if todo:
-            self._conclusions.update(zip(todo, self._engine.conclude(list(todo.values()))))
-        return [self._conclusions[key] for key in conclusion_keys]
+            conclusions.update(zip(todo, self._engine.conclude(list(todo.values()))))
+        return [conclusions[key] for key in conclusion_keys]
 
-    @staticmethod
-    def _part_key(piece: tuple[Part, tuple[int, ...], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> tuple:
-        part, positions, fields = piece
-        return (part.fact_type, *(answers[i] for i in positions), *(normalise(profile.get(name)) for name in fields))
-
-    def _part_fact(self, piece: tuple[Part, tuple[int, ...], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
-        part, positions, fields = piece
+    def _part_fact(self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
+        part, _, fields = piece
         fact: dict[str, Any] = {"t": part.fact_type}
-        for i in positions:
-            fact[f"a_{self._questions[i]}"] = WORD[answers[i]]
-        for name in fields:
-            if profile.get(name) is not None:
-                fact[f"p_{name}"] = normalise(profile[name])
+        for name in part.reads:
+            if name.startswith("a_"):
+                fact[name] = WORD[answers[self._questions.index(name[2:])]]
+            elif profile.get(name[2:]) is not None:
+                fact[name] = normalise(profile[name[2:]])
         return fact
 
     def _conclusion_fact(self, fields: dict[str, Any], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
