@@ -2,15 +2,18 @@
 
 Facts flow through stages, each a band of engine priorities (`pri`, lower fires first):
 
-    intake ─derived─▶ intake′ ─factors─▶ votes ─overrides─▶ tally ─decision─▶ decision ─confidence,
-                                                                                       next steps─▶
+    derive ─derived─▶ derive′ ─admit─▶ intake ─factors─▶ votes ─overrides─▶ tally ─decision─▶
+                                                        decision ─confidence, next steps─▶
 
-* `intake` (asserted by the runtime): `a_<question>` answers (yes/no/unknown) and `p_<field>`
-  profile values. A derived rule matches an intake whose answer is `unknown` and replaces it with
-  one carrying the derived answer (and `d_<question>` naming the rule); retraction cancels the
-  activations of the old intake, so an explicit answer always wins and one derived rule per
-  question fires.
-* factor rules match the final intake and record a vote; override rules record that they fired.
+* `intake` (built by the runtime): `a_<question>` answers (yes/no/unknown) and `p_<field>` profile
+  values. When a question that derived rules answer is still unknown, the runtime asserts a small
+  `derive` fact first: those questions' answers and what the derived rules read (`derive_reads`).
+  A derived rule matches a derive fact whose answer is `unknown` and replaces it with one carrying
+  the derived answer (and `d_<question>` naming the rule); retraction cancels the activations of
+  the old fact, so an explicit answer always wins, one derived rule per question fires, and a
+  derived answer may lead to another. The admit rule, after every derived rule, asserts the intake
+  with the derived answers: the full intake is matched once, not once per derived answer.
+* factor rules match the intake and record a vote; override rules record that they fired.
 * the tally rule (after every vote and override) asserts a `tally` fact: the scores `s_*`, the
   score metrics `m_*`, the `leader`, `o_<override>` flags for fired `recommend` overrides, and the
   answers and profile fields that later rules read (`Program.carried`): the fewer properties a
@@ -62,6 +65,7 @@ FORMAT_TAG = "ra1"  # bump when the compiled form changes, so cached rulesets ne
 # durable_rules keeps `pri` in 16 bits (100_000 wraps around), so stages are bands of 1,000;
 # checks.py caps the engine rules at 400, so no band overflows into the next.
 STAGE_DERIVED = 1_000
+STAGE_ADMIT = 1_999  # after every derived rule (at most 400 rules, see checks.py)
 STAGE_FACTORS = 2_000
 STAGE_OVERRIDES = 3_000
 STAGE_TALLY = 4_000
@@ -77,10 +81,10 @@ _OPPOSITE = {"at_least": "less_than", "less_than": "at_least", "at_most": "more_
 class Action:
     """What a fired engine rule does; `rule` is the YAML rule id shown in the trace."""
 
-    kind: str  # derive | vote | override | tally | decide | confidence | next_step | seen
+    kind: str  # derive | admit | vote | override | tally | decide | confidence | next_step | seen
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
-    matches: str = ""  # the type of fact the rule matches: intake, tally, decision or part<i>
+    matches: str = ""  # the type of fact the rule matches: derive, intake, tally, decision or part<i>
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Program:
     options: tuple[str, ...]
     scored_questions: tuple[str, ...] = ()  # questions with factor rules: the ones the metrics count
     derivable: tuple[str, ...] = ()  # questions some derived rule can answer
+    derive_reads: tuple[str, ...] = ()  # what the derive fact holds: those answers and what derived rules read
     decision_profile_fields: tuple[str, ...] = ()  # profile fields rules read beyond derivation
     carried: tuple[str, ...] = ()  # intake properties the tally carries on: those later rules read
     parts: tuple[Part, ...] = ()  # the parts program only (`compile_parts`)
@@ -212,11 +217,13 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         unanswered = {f"a_{rule.question}": "unknown"}
         out.add(
             f"derived/{rule.id}",
-            "intake",
+            "derive",
             {"$and": [unanswered, out.when(rule.when)]},
             STAGE_DERIVED + index,
             Action("derive", rule.id, {"question": rule.question, "answer": rule.answer}),
         )
+    if rules.derived:
+        out.add("policy/derived", "derive", None, STAGE_ADMIT, Action("admit", "policy.derived"))
     for rule in rules.factors:
         out.factor("", "intake", rule)
     for index, rule in enumerate(rules.overrides):
@@ -233,9 +240,11 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
             Action("next_step", rule.id),
         )
     later = [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps if next_steps]
+    derive_reads = {f"a_{d.question}" for d in rules.derived} | {name for d in rules.derived for name in _reads(d.when)}
     return out.program(
         ruleset_name(rules, next_steps=next_steps),
         derivable=tuple(sorted({d.question for d in rules.derived})),
+        derive_reads=tuple(sorted(derive_reads)),
         decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
         carried=tuple(sorted({name for c in later for name in _reads(c) if name[:2] in ("a_", "p_")})),
     )

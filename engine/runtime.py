@@ -9,15 +9,16 @@ The one adapter around durable_rules (keep the engine swappable behind it). Hygi
   would dispatch actions concurrently with us); all calls hold one lock, as the C core is not
   thread-safe;
 * rulesets registered once per rules digest and reused (durable_rules never frees them);
-* facts asserted in batches of at most `BATCH` sessions (past ~1,024 live sessions the C core
-  fails or crashes), actions dispatched synchronously, and every session's state deleted afterwards;
+* evaluations run `BATCH` at a time in one engine session (past ~1,024 live sessions the C core
+  fails or crashes, and it clears ~0.5 MB for every session it opens), actions dispatched
+  synchronously, and the session's state deleted afterwards;
 * our actions run in our own loop, so an exception inside one is raised here instead of being
   swallowed into the session state; durable_rules' own refusals (a fact no rule handles, a fact
   asserted twice) become `EngineError`s naming the fact;
 * identical intakes are evaluated once (a bounded memo);
-* the facts an action needs come from the session's own record, never from parsing the engine's
-  message: a rule matches the session's current fact of its type (a derived answer retracts the
-  intake it replaces, cancelling the old intake's pending activations).
+* the facts an action needs come from the evaluation's own record, never from parsing the engine's
+  message: a rule matches its evaluation's current fact of its type (a derived answer retracts the
+  fact it replaces, cancelling that fact's pending activations).
 
 Facts go to the engine as JSON text (`compact_json`: ~10% of an evaluation with the standard
 library's encoder).
@@ -40,15 +41,13 @@ from .compact_json import compact
 from .compiler import Action, Program
 from .errors import EngineError
 
-# Sessions per assert_facts call: durable_rules keeps ~0.5 MB per live session (it clears ~8 KB
-# per rule when it opens one) and its lookups slow down with many live sessions: measured, 8 to
-# 16 sessions a call are ~25% faster than 64.
-BATCH = 8
+# Evaluations per engine session (and per assert_facts call): durable_rules clears ~8 KB per rule
+# whenever it opens a session, so sharing one saves most of a small evaluation's cost.
+BATCH = 16
 MEMO_SIZE = 256  # whole outcomes (~10 KB each); main intakes rarely repeat (the profile is in the key)
 
 _LOCK = threading.RLock()
 _SESSIONS = itertools.count(1)
-_STATE_HEAD = '{ "sid":"'  # how durable_rules 2.0.28 starts a session's state document
 
 
 class _QuietHost(Host):
@@ -115,15 +114,15 @@ def _handle_for(program: Program) -> Any:
         return _HANDLES[program.name]
 
 
-class _Session:
-    """The record of one evaluation while its actions fire."""
+class _Evaluation:
+    """The record of one evaluation (one intake) while its actions fire."""
 
-    __slots__ = ("sid", "facts", "current", "trace", "fired", "votes", "overrides", "decision", "confidence", "next_steps")
+    __slots__ = ("intake", "facts", "current", "trace", "fired", "votes", "overrides", "decision", "confidence", "next_steps")
 
-    def __init__(self, sid: str, intake: dict[str, Any]) -> None:
-        self.sid = sid
-        self.facts: list[dict[str, Any]] = [intake]
-        self.current: dict[str, int] = {intake["t"]: 0}
+    def __init__(self, first: dict[str, Any], intake: dict[str, Any] | None = None) -> None:
+        self.intake = intake  # the intake to admit once the derived answers are in (see compiler.py)
+        self.facts: list[dict[str, Any]] = [first]
+        self.current: dict[str, int] = {first["t"]: 0}
         self.trace: list[tuple[str, str, int]] = []  # (rule, kind, fact): Firing fields
         self.fired: set[tuple[str, str, int]] = set()
         self.votes: list[Action] = []
@@ -171,29 +170,29 @@ class Engine:
             elif key not in todo:
                 todo[key] = intake
         pending = list(todo)
-        for key, session in zip(pending, self._sessions([todo[key] for key in pending])):
-            results[key] = memo[key] = self._outcome(session)
+        for key, evaluation in zip(pending, self._evaluations([todo[key] for key in pending])):
+            results[key] = memo[key] = self._outcome(evaluation)
         while len(memo) > MEMO_SIZE:
             memo.popitem(last=False)
         return [results[key] for key in keys]
 
     def decide(self, intakes: Sequence[dict[str, Any]]) -> list[Verdict]:
         """Just the verdicts (what-if variants; `variants.VariantJudge` memoises them)."""
-        return [self._judge(s) for s in self._sessions(intakes)]
+        return [self._judge(s) for s in self._evaluations(intakes)]
 
     def fire(self, facts: Sequence[dict[str, Any]]) -> list[tuple[list[Action], list[Action]]]:
         """The votes and overrides each fact's evaluation fired (the parts of a what-if variant)."""
-        return [(s.votes, s.overrides) for s in self._sessions(facts)]
+        return [(s.votes, s.overrides) for s in self._evaluations(facts)]
 
     def conclude(self, tallies: Sequence[dict[str, Any]]) -> list[Verdict]:
         """The verdict for each tally fact: only the decision and confidence rules run."""
-        return [self._judge(s) for s in self._sessions(tallies)]
+        return [self._judge(s) for s in self._evaluations(tallies)]
 
-    def _judge(self, session: "_Session") -> Verdict:
-        if session.decision is None or session.confidence is None:
-            raise self._unfinished(session)
-        decision, _ = session.decision
-        verdict = Verdict(decision["option"], session.confidence.params["level"], decision["decided_by"])
+    def _judge(self, evaluation: "_Evaluation") -> Verdict:
+        if evaluation.decision is None or evaluation.confidence is None:
+            raise self._unfinished(evaluation)
+        decision, _ = evaluation.decision
+        verdict = Verdict(decision["option"], evaluation.confidence.params["level"], decision["decided_by"])
         return self._shared_verdicts.setdefault(verdict, verdict)
 
     def _key(self, intake: dict[str, Any]) -> str:
@@ -202,34 +201,42 @@ class Engine:
         profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
         return f"{answers}{compact(profile)}" if profile else answers
 
-    def _sessions(self, facts: Sequence[dict[str, Any]]) -> list["_Session"]:
-        """Evaluate each fact in a session of its own, `BATCH` sessions per engine call."""
-        out: list[_Session] = []
+    def _evaluations(self, facts: Sequence[dict[str, Any]]) -> list["_Evaluation"]:
+        """Evaluate each fact on its own, `BATCH` of them in one engine session."""
+        out: list[_Evaluation] = []
         for start in range(0, len(facts), BATCH):
             out.extend(self._run(facts[start : start + BATCH]))
         return out
 
-    def _run(self, intakes: Sequence[dict[str, Any]]) -> list["_Session"]:
-        sessions = {}
+    def _run(self, intakes: Sequence[dict[str, Any]]) -> list["_Evaluation"]:
+        """One engine session for several evaluations: each of its facts carries `e`, the number of
+        its evaluation, first (so that it can be read off every message), and no rule joins two
+        facts, so the evaluations never meet. durable_rules clears ~0.5 MB whenever it opens a session."""
+        sid = str(next(_SESSIONS))
+        evaluations = []
         facts = []
-        for intake in intakes:
-            sid = str(next(_SESSIONS))
-            fact = dict(intake, sid=sid)
-            sessions[sid] = _Session(sid, fact)
-            facts.append(fact)
+        program = self.program
+        for number, intake in enumerate(intakes):
+            fact = {"e": number, **intake, "sid": sid}
+            if program.derive_reads and any(fact.get(f"a_{q}") == "unknown" for q in program.derivable):
+                derive = {"e": number, "t": "derive", "sid": sid, **{k: fact[k] for k in program.derive_reads if k in fact}}
+                evaluation = _Evaluation(derive, fact)
+            else:  # nothing left for a derived rule to answer
+                evaluation = _Evaluation(fact)
+            evaluations.append(evaluation)
+            facts.append(evaluation.facts[0])
         with _LOCK:
-            # If durable_rules refuses the batch, its sessions are left half-made and deleting them
-            # corrupts its heap (seen: munmap_chunk abort), so they are only deleted after success.
+            # If durable_rules refuses the batch, its session is left half-made and deleting it
+            # corrupts its heap (seen: munmap_chunk abort), so it is only deleted after success.
             self._assert(_core.assert_facts, facts)
             try:
-                self._drain(sessions)
+                self._drain(evaluations)
             finally:
-                for sid in sessions:
-                    try:
-                        _core.delete_state(self._handle, sid)
-                    except Exception:  # error 309: already gone
-                        pass
-        return list(sessions.values())
+                try:
+                    _core.delete_state(self._handle, sid)
+                except Exception:  # error 309: already gone
+                    pass
+        return evaluations
 
     def _assert(self, call: Any, payload: Any) -> None:
         try:
@@ -240,25 +247,24 @@ class Engine:
         if code == 1:
             raise EngineError(f"no rule handles the fact {_brief(payload)}: the compiled rules are incomplete")
         if code == 2:
-            raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
+            raise EngineError(f"the fact {_brief(payload)} was asserted twice in one evaluation")
 
-    def _drain(self, sessions: dict[str, "_Session"]) -> None:
-        """Run queued actions until none is left: lowest `pri` first within each session.
+    def _drain(self, evaluations: list["_Evaluation"]) -> None:
+        """Run queued actions until none is left: lowest `pri` first.
 
-        Only the rule name is read from each message (it leads the message); the session comes
-        from the small state document.
+        Only the rule name and the evaluation number are read from each message: the name leads
+        it, and the number is the first property of the matched fact.
         """
         actions = self.program.actions
         while True:
             started = _core.start_action(self._handle)
             if not started:
                 return
-            state, message, state_handle = started
-            session = sessions[_session_id(state)]
+            _, message, state_handle = started
             while message:
                 engine_rule = message[2 : message.index('"', 2)]
                 try:
-                    self._act(actions[engine_rule], session)
+                    self._act(actions[engine_rule], evaluations[_evaluation_number(message, engine_rule)])
                 except BaseException as exc:
                     _core.abandon_action(self._handle, state_handle)
                     if isinstance(exc, (EngineError, KeyboardInterrupt, SystemExit)):
@@ -266,74 +272,83 @@ class Engine:
                     raise EngineError(f"the action of rule '{engine_rule}' failed: {exc!r}") from exc
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
-    def _act(self, action: Action, session: "_Session") -> None:
-        index = session.current[action.matches]
+    def _act(self, action: Action, evaluation: "_Evaluation") -> None:
+        index = evaluation.current[action.matches]
         firing = (action.rule, action.kind, index)
-        if firing in session.fired:
+        if firing in evaluation.fired:
             # durable_rules activates a rule once per satisfied branch of an `$or`; ours fire once per fact
             return
-        session.fired.add(firing)
-        session.trace.append(firing)
+        evaluation.fired.add(firing)
+        evaluation.trace.append(firing)
         kind = action.kind
         if kind == "vote":
-            session.votes.append(action)
+            evaluation.votes.append(action)
         elif kind == "override":
-            session.overrides.append(action)
+            evaluation.overrides.append(action)
         elif kind == "confidence":
-            session.confidence = action
+            evaluation.confidence = action
         elif kind == "next_step":
-            session.next_steps.append(action.rule)
+            evaluation.next_steps.append(action.rule)
         elif kind == "derive":
-            fact = session.facts[index]
+            fact = evaluation.facts[index]
             question = action.params["question"]
             updated = dict(fact, **{f"a_{question}": action.params["answer"], f"d_{question}": action.rule})
             self._assert(_core.retract_fact, fact)
             self._assert(_core.assert_fact, updated)
-            session.add_fact(updated)
+            evaluation.add_fact(updated)
+        elif kind == "admit":
+            assert evaluation.intake is not None
+            intake = evaluation.intake
+            for key, value in evaluation.facts[index].items():  # the derived answers, and the rules that gave them
+                if key[:2] in ("a_", "d_"):
+                    intake[key] = value
+            evaluation.add_fact(intake)
+            self._assert(_core.assert_fact, intake)
         elif kind == "tally":
-            fact = session.facts[index]
+            fact = evaluation.facts[index]
             program = self.program
             unanswered = sum(1 for q in program.scored_questions if fact[f"a_{q}"] == "unknown")
-            tally_fact = {"t": "tally", "sid": fact["sid"], **{k: fact[k] for k in program.carried if k in fact}}
-            tally_fact.update(tally(program, session.votes, session.overrides, unanswered))
-            session.add_fact(tally_fact)
+            tally_fact = {"e": fact["e"], "t": "tally", "sid": fact["sid"], **{k: fact[k] for k in program.carried if k in fact}}
+            tally_fact.update(tally(program, evaluation.votes, evaluation.overrides, unanswered))
+            evaluation.add_fact(tally_fact)
             self._assert(_core.assert_fact, tally_fact)
         elif kind == "decide":
-            decision = dict(session.facts[index], t="decision", option=action.params["option"], decided_by=action.params["by"])
-            session.decision = (decision, action)
-            session.add_fact(decision)
+            decision = dict(evaluation.facts[index], t="decision", option=action.params["option"], decided_by=action.params["by"])
+            evaluation.decision = (decision, action)
+            evaluation.add_fact(decision)
             self._assert(_core.assert_fact, decision)
         elif kind != "seen":  # pragma: no cover - the compiler emits only the kinds above
             raise EngineError(f"unknown action kind {kind!r}")
 
-    def _unfinished(self, session: "_Session") -> EngineError:
+    def _unfinished(self, evaluation: "_Evaluation") -> EngineError:
         return EngineError(
-            f"the rules reached no {'decision' if session.decision is None else 'confidence level'} "
-            f"for the answers {_brief(session.facts[0])}"
+            f"the rules reached no {'decision' if evaluation.decision is None else 'confidence level'} "
+            f"for the answers {_brief(evaluation.facts[0])}"
         )
 
-    def _outcome(self, session: "_Session") -> Outcome:
-        if session.decision is None or session.confidence is None:
-            raise self._unfinished(session)
-        decision, decided = session.decision
-        intake = session.facts[session.current["intake"]]
+    def _outcome(self, evaluation: "_Evaluation") -> Outcome:
+        if evaluation.decision is None or evaluation.confidence is None:
+            raise self._unfinished(evaluation)
+        decision, decided = evaluation.decision
+        intake = evaluation.facts[evaluation.current["intake"]]
         program = self.program
-        for fact in session.facts:
+        for fact in evaluation.facts:
+            fact.pop("e", None)
             fact.pop("sid", None)
         return Outcome(
             answers={q: intake[f"a_{q}"] for q in program.questions},
             derived={q: intake[f"d_{q}"] for q in program.questions if f"d_{q}" in intake},
-            votes=tuple(v.rule for v in session.votes),
-            overrides=tuple(o.rule for o in session.overrides),
+            votes=tuple(v.rule for v in evaluation.votes),
+            overrides=tuple(o.rule for o in evaluation.overrides),
             scores={o: decision[f"s_{o}"] for o in program.options},
             metrics={k[2:]: v for k, v in decision.items() if k.startswith("m_")},
             option=decision["option"],
             decided_by=decision["decided_by"],
             decision_rule=decided.rule,
-            confidence=session.confidence.params["level"],
-            next_steps=tuple(session.next_steps),
-            trace=tuple(map(Firing._make, session.trace)),
-            facts=tuple(session.facts),
+            confidence=evaluation.confidence.params["level"],
+            next_steps=tuple(evaluation.next_steps),
+            trace=tuple(map(Firing._make, evaluation.trace)),
+            facts=tuple(evaluation.facts),
         )
 
 
@@ -363,13 +378,16 @@ def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action]
     return out
 
 
-def _session_id(state: str) -> str:
-    """The session id of a state document, without parsing it when it has the usual shape."""
-    if state.startswith(_STATE_HEAD):
-        end = state.find('"', len(_STATE_HEAD))
-        if end > 0:
-            return state[len(_STATE_HEAD) : end]
-    return json.loads(state)["sid"]
+_FACT_HEAD = '":{"m":{"e":'  # after the rule name: the matched fact and its first property, `e`
+
+
+def _evaluation_number(message: str, engine_rule: str) -> int:
+    """The `e` of the fact a message carries, without parsing the message when it has the usual shape."""
+    start = 2 + len(engine_rule)
+    if message.startswith(_FACT_HEAD, start):
+        start += len(_FACT_HEAD)
+        return int(message[start : message.index(",", start)])
+    return json.loads(message)[engine_rule]["m"]["e"]
 
 
 def _brief(payload: Any) -> str:

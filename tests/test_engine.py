@@ -154,20 +154,40 @@ def test_what_if_names_the_single_answers_that_flip_the_outcome(advisor: Advisor
 def test_trace_names_yaml_rules_in_firing_order(advisor: Advisor) -> None:
     result = advisor.recommend(district({"sis_changing": "yes", "mobile_population": "no"}, students=12000))
     trace = [entry["rule"] for entry in result.to_dict()["trace"]]
-    assert trace[:4] == ["enrolment_5000_or_more", "mobile_population.no", "over_5000_students.yes", "sis_changing.yes"]
-    assert trace[4:8] == [
+    assert trace[:2] == ["enrolment_5000_or_more", "policy.derived"]
+    assert trace[2:5] == ["mobile_population.no", "over_5000_students.yes", "sis_changing.yes"]
+    assert trace[5:9] == [
         "sis_in_transition",
         "policy.tally",
         "policy.decision.override.sis_in_transition",
         "confidence.strong.1",
     ]
-    assert trace[8:] == list(result.outcome.next_steps)
-    assert trace[8:] and all(step.startswith("import_") for step in trace[8:])
+    assert trace[9:] == list(result.outcome.next_steps)
+    assert trace[9:] and all(step.startswith("import_") for step in trace[9:])
     data = result.to_dict()
-    first, second = (data["facts"][entry["facts"][0]] for entry in data["trace"][:2])
-    assert first["t"] == "intake" and first["a_over_5000_students"] == "unknown"
-    assert second["d_over_5000_students"] == "enrolment_5000_or_more"
-    assert [data["facts"][e["facts"][0]]["t"] for e in data["trace"][5:8]] == ["intake", "tally", "decision"]
+    derive, derived, intake = (data["facts"][entry["facts"][0]] for entry in data["trace"][:3])
+    # the derived rule reads a small derive fact; the admit rule asserts the intake with its answer
+    assert derive["t"] == "derive" and derive["a_over_5000_students"] == "unknown" and "a_sis_changing" not in derive
+    assert derived["d_over_5000_students"] == "enrolment_5000_or_more"
+    assert intake["t"] == "intake" and intake["a_over_5000_students"] == "yes" and intake["a_sis_changing"] == "yes"
+    assert intake["d_over_5000_students"] == "enrolment_5000_or_more"
+    assert [data["facts"][e["facts"][0]]["t"] for e in data["trace"][6:9]] == ["intake", "tally", "decision"]
+
+
+def test_a_district_with_nothing_to_derive_skips_the_derive_fact(advisor: Advisor) -> None:
+    answers = {"over_5000_students": "no", "sis_supports_clever": "yes", "clever_customer": "no"}
+    data = advisor.recommend(district(answers, students=12000)).to_dict()
+    assert data["facts"][0]["t"] == "intake"
+    assert "policy.derived" not in [entry["rule"] for entry in data["trace"]]
+
+
+def test_a_derived_answer_may_lead_to_another(edited_rules) -> None:
+    folder = edited_rules(
+        ("derived.yaml", "when: {profile: uses_clever, equals: true}", "when: {answer: over_5000_students, is: yes}"),
+    )
+    rec = Advisor.load(folder).recommend(district({}, students=12000))
+    assert rec.outcome.derived == {"over_5000_students": "enrolment_5000_or_more", "clever_customer": "uses_clever_already"}
+    assert rec.outcome.answers["clever_customer"] == "yes"
 
 
 def test_exact_tie_uses_the_tie_break(advisor: Advisor) -> None:
