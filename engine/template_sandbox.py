@@ -18,10 +18,10 @@ Built on `ImmutableSandboxedEnvironment` (no `_`-attributes, no mutation of list
 The Markdown environment escapes every printed value (`escaping.markdown_finalize`) unless it is
 `MarkdownText`: the output of a macro or of `|safe`. The HTML environment uses Jinja's autoescape.
 
-The format's markup tokens — `m`, set in `_markdown.j2` or `_html.j2` — are a global of the
-environment, and a template that prints them (`{{ m.b }}`) and never binds a name `m` of its own
-gets them as template text when it is compiled (`FoldMarkup`): a document prints hundreds of
-tokens, and each would otherwise cost an attribute read and an escape check.
+The format's file — `_markdown.j2` or `_html.j2` — is the global `f` of the environment, and its
+markup tokens, `m`, the global `m`; a template that prints them (`{{ m.b }}`) and never binds a
+name `m` of its own gets them as template text when it is compiled (`FoldMarkup`): a document
+prints hundreds of tokens, and each would otherwise cost an attribute read and an escape check.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
     def markup_tokens(self) -> dict[str, str]:
         """The format's tokens (`m` of its markup file), loaded once; empty if the folder has no such file.
 
-        Also made the global `m`, so templates other than the markup file need not import it.
+        The markup file (as a module) becomes the global `f`, and its tokens the global `m`, so the
+        other templates need not import them.
         """
         if self._markup_tokens is None:
             if self._loading_markup:  # compiling the markup file itself: nothing to fold yet
@@ -130,6 +131,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
             except TemplateNotFound:
                 tokens: dict[str, str] = {}
             else:
+                self.globals["f"] = module
                 found = getattr(module, "m", None)
                 tokens = {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
             finally:

@@ -252,16 +252,17 @@ def test_template_path_that_is_a_symlink_is_refused(folder: Path, rec, tmp_path:
         renderer.render(rec, "md", generated=DAY, template=str(link))
 
 
-def test_template_given_by_path_can_import_the_shipped_parts(folder: Path, rec, tmp_path: Path) -> None:
+def test_template_given_by_path_can_extend_the_shipped_sections(folder: Path, rec, tmp_path: Path) -> None:
     mine = tmp_path / "mine.md.j2"
     mine.write_text(
-        '{% import "_markdown.j2" as f %}{% import "_sections.j2" as s with context %}'
-        "<!-- {{ generator }} -->\n{{ s.headline(f) }}{{ s.appendix(f) }}"
+        '{% extends "_sections.j2" %}{% block before %}<!-- {{ generator }} -->\n{% endblock %}'
+        "{% block appendix %}{% endblock %}{% block colophon %}{{ f.number(7) }}The end.{% endblock %}"
     )
     text = Renderer(folder).render(rec, "md", generated=DAY, template=str(mine))
     assert text.startswith("<!-- rostering-advisor")
     assert "# Rostering advice for Harbor View Charter Network" in text
-    assert "| No. | Question | Your answer | Favors | Weight |" in text
+    assert "## Next steps" in text and "| No. | Question | Your answer | Favors | Weight |" not in text
+    assert text.endswith("7. The end.\n")
 
 
 def test_check_compiles_every_template_up_front(folder: Path) -> None:
