@@ -13,8 +13,9 @@ rules digest; building a context is then a few dozen small dicts.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
@@ -60,6 +61,9 @@ class _RulesView:
     next_steps: dict[str, tuple[int, RulesText]]
     tie_break_reason: RulesText
     rules: dict[str, Any]
+    # question entries by (question, answer, derived rule, factor rule): few, and shared by every
+    # context that shows the same answer (templates cannot change them)
+    entries: dict[tuple[str, str, str | None, str | None], dict[str, Any]] = field(default_factory=dict)
 
 
 _VIEWS: dict[str, _RulesView] = {}
@@ -135,6 +139,7 @@ def date_text(day: datetime.date) -> str:
     return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
+@functools.lru_cache(maxsize=256)
 def field_label(name: str) -> str:
     """A profile field name for people: `uses_clever` -> "Uses Clever", `sis` -> "SIS"."""
     words = [_FIELD_WORDS.get(w, w) for w in name.split("_") if w]
@@ -245,20 +250,28 @@ def _questions(view: _RulesView, outcome: Any) -> list[dict[str, Any]]:
         value = outcome.answers.get(qid, "unknown")
         derived_rule = outcome.derived.get(qid)
         factor = votes.get(qid)
-        entry = dict(view.questions[qid])
-        entry.update(
-            answer=value,
-            source="derived" if derived_rule else ("unknown" if value == "unknown" else "answered"),
-            derived=derived_rule is not None,
-            derived_explanation=view.derived.get(derived_rule) if derived_rule else None,
-            favours=factor.favours if factor else None,
-            favours_label=view.option_label[factor.favours] if factor else None,
-            favours_index=view.options[factor.favours]["index"] if factor else None,
-            weight=_num(factor.weight) if factor else 0,
-            rationale=view.rationale[factor.id] if factor else None,
-        )
+        key = (qid, value, derived_rule, factor.id if factor else None)
+        entry = view.entries.get(key)
+        if entry is None:
+            entry = view.entries[key] = _question_entry(view, qid, value, derived_rule, factor)
         questions.append(entry)
     return questions
+
+
+def _question_entry(view: _RulesView, qid: str, value: str, derived_rule: str | None, factor: Any) -> dict[str, Any]:
+    entry = dict(view.questions[qid])
+    entry.update(
+        answer=value,
+        source="derived" if derived_rule else ("unknown" if value == "unknown" else "answered"),
+        derived=derived_rule is not None,
+        derived_explanation=view.derived.get(derived_rule) if derived_rule else None,
+        favours=factor.favours if factor else None,
+        favours_label=view.option_label[factor.favours] if factor else None,
+        favours_index=view.options[factor.favours]["index"] if factor else None,
+        weight=_num(factor.weight) if factor else 0,
+        rationale=view.rationale[factor.id] if factor else None,
+    )
+    return entry
 
 
 def _options(view: _RulesView, option: str, scores: dict[str, Any], voting: list[dict[str, Any]]) -> list[dict[str, Any]]:
