@@ -118,6 +118,11 @@ class Program:
     conclusion_reads: tuple[str, ...] = ()  # tally properties the decision and confidence rules read
 
     @cached_property
+    def score_names(self) -> tuple[str, ...]:
+        """The tally's score properties, `s_<option>`, in the order of `options`."""
+        return tuple(f"s_{o}" for o in self.options)
+
+    @cached_property
     def positions(self) -> dict[str, int]:
         """Each question's place in `questions` (and in a variant's answer letters)."""
         return {q: i for i, q in enumerate(self.questions)}

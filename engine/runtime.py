@@ -355,23 +355,22 @@ class Engine:
 def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action], unanswered: int) -> dict[str, Any]:
     """The tally's properties: scores and metrics from the votes cast, flags for the fired
     overrides that recommend. Sums are exact (`fsum`), so the order of the votes never matters."""
-    weights: dict[str, list[float]] = {option: [] for option in program.options}
+    options = program.options
+    weights: dict[str, list[float]] = {option: [] for option in options}
     for vote in votes:
-        weights[vote.params["option"]].append(vote.params["weight"])
-    scores = {option: math.fsum(w) for option, w in weights.items()}
-    ranked = sorted(scores.values(), reverse=True)
+        params = vote.params
+        weights[params["option"]].append(params["weight"])
+    scores = [math.fsum(weights[option]) for option in options]
+    ranked = sorted(scores, reverse=True)
     margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0)
-    total = math.fsum(scores.values())
-    leader = "tie" if margin == 0 else max(scores, key=lambda o: scores[o])
-    out: dict[str, Any] = {f"s_{o}": v for o, v in scores.items()}
-    out.update(
-        leader=leader,
-        m_margin=margin,
-        m_margin_share=round(margin / total, 6) if total else 0.0,
-        m_total_weight=total,
-        m_answered=len(program.scored_questions) - unanswered,
-        m_unanswered=unanswered,
-    )
+    total = math.fsum(scores)
+    out: dict[str, Any] = dict(zip(program.score_names, scores))
+    out["leader"] = "tie" if margin == 0 else options[scores.index(ranked[0])]  # the first option with the top score
+    out["m_margin"] = margin
+    out["m_margin_share"] = round(margin / total, 6) if total else 0.0
+    out["m_total_weight"] = total
+    out["m_answered"] = len(program.scored_questions) - unanswered
+    out["m_unanswered"] = unanswered
     for override in overrides:
         if override.params["effect"] == "recommend":
             out[f"o_{override.rule}"] = 1

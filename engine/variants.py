@@ -72,6 +72,7 @@ class VariantJudge:
         self._profile_fields = tuple(sorted(read)) if parts is not None else program.profile_fields
         # what the conclusion fact holds: (property, position of the answer it copies, or -1)
         self._conclusion_reads = tuple((name, position.get(name, -1)) for name in program.conclusion_reads)
+        self._conclusion_answers = any(name[:2] in ("a_", "p_") for name in program.conclusion_reads)
         self._memo: OrderedDict[str, Verdict] = OrderedDict()
         self._part_memo: dict[tuple, tuple[list, list]] = {}
         self._conclusions: dict[tuple, Verdict] = {}
@@ -133,7 +134,7 @@ class VariantJudge:
             part_memo.update(zip(missing, self._parts.fire(list(missing.values()))))
         program = self._engine.program
         scored = self._scored
-        tallies = []
+        tallies: list[tuple] = []  # the conclusion key of each variant
         for keys, (answers, profile) in zip(part_keys, variants):
             votes: list = []
             overrides: list = []
@@ -142,12 +143,13 @@ class VariantJudge:
                 votes += part_votes
                 overrides += part_overrides
             unanswered = sum(1 for i in scored if answers[i] == "u")
-            tallies.append(self._conclusion_fact(tally(program, votes, overrides, unanswered), answers, profile))
-        conclusion_keys = [tuple(fact.get(name) for name, _ in self._conclusion_reads) for fact in tallies]
-        todo = {key: fact for key, fact in zip(conclusion_keys, tallies) if key not in conclusions}
+            tallies.append(self._conclusion_key(tally(program, votes, overrides, unanswered), answers, profile))
+        todo = list({key: None for key in tallies if key not in conclusions})
         if todo:
-            conclusions.update(zip(todo, self._engine.conclude(list(todo.values()))))
-        return [conclusions[key] for key in conclusion_keys]
+            names = self._engine.program.conclusion_reads
+            facts = [{"t": "tally", **{n: v for n, v in zip(names, key) if v is not None}} for key in todo]
+            conclusions.update(zip(todo, self._engine.conclude(facts)))
+        return [conclusions[key] for key in tallies]
 
     def _part_fact(self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
         part, _, fields = piece
@@ -159,15 +161,17 @@ class VariantJudge:
                 fact[name] = normalise(profile[name[2:]])
         return fact
 
-    def _conclusion_fact(self, fields: dict[str, Any], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
-        """The tally fact the decision and confidence rules need: only the properties they read."""
-        fact: dict[str, Any] = {"t": "tally"}
+    def _conclusion_key(self, fields: dict[str, Any], answers: str, profile: dict[str, Any]) -> tuple:
+        """What the decision and confidence rules read of a tally, in `conclusion_reads` order
+        (None for a property the fact would not have); the tally fact is made from it."""
+        if not self._conclusion_answers:
+            return tuple(map(fields.get, self._engine.program.conclusion_reads))
+        key = []
         for name, position in self._conclusion_reads:
             if position >= 0:
-                fact[name] = WORD[answers[position]]
+                key.append(WORD[answers[position]])
             elif name.startswith("p_"):
-                if profile.get(name[2:]) is not None:
-                    fact[name] = normalise(profile[name[2:]])
-            elif name in fields:
-                fact[name] = fields[name]
-        return fact
+                key.append(normalise(profile[name[2:]]) if profile.get(name[2:]) is not None else None)
+            else:
+                key.append(fields.get(name))
+        return tuple(key)

@@ -81,27 +81,43 @@ def whole(advisor: Advisor) -> Advisor:
     return twin
 
 
-@pytest.fixture(scope="module")
-def shipped(advisor: Advisor) -> tuple[Advisor, Advisor]:
-    return advisor, whole(advisor)
-
-
-@pytest.fixture(scope="module")
-def profile_reading(tmp_path_factory) -> tuple[Advisor, Advisor]:
-    """Rules where a deciding override also reads the profile (students), by parts and whole."""
-    folder = copy_rules(
-        tmp_path_factory.mktemp("profile-rules") / "rules",
+# Rules edited so that more kinds of rule feed the parts and the conclusions.
+EDITS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "shipped rules": (),
+    "a deciding override reads the profile": (
         (
             "overrides.yaml",
             "        - {answer: sftp_daily, is: no}\n    effect: {recommend: user_import}",
             "        - {answer: sftp_daily, is: no}\n        - {profile: students, at_least: 1000}\n"
             "    effect: {recommend: user_import}",
         ),
-    )
+    ),
+    "a confidence level reads an answer and the profile": (
+        (
+            "policy.yaml",
+            "      when: {metric: margin_share, at_least: 0.25}",
+            "      when: {any: [{metric: margin_share, at_least: 0.25}, {answer: mobile_population, is: yes},"
+            " {profile: students, at_least: 4000}]}",
+        ),
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(EDITS))
+def pair(request, tmp_path_factory) -> tuple[Advisor, Advisor]:
+    """An advisor judging variants by parts, and one judging them whole, for the same rules."""
+    edits = EDITS[request.param]
+    folder = copy_rules(tmp_path_factory.mktemp("rules") / "rules", *edits) if edits else RULES
     advisor = Advisor.load(folder)
-    program = compile_parts(advisor.rules)
-    assert program is not None and any("p_students" in part.reads for part in program.parts)
     return advisor, whole(advisor)
+
+
+def test_the_edits_reach_the_parts_and_the_conclusions(tmp_path) -> None:
+    overrides = load_rules(copy_rules(tmp_path / "a", *EDITS["a deciding override reads the profile"]))
+    program = compile_parts(overrides)
+    assert program is not None and any("p_students" in part.reads for part in program.parts)
+    policy = load_rules(copy_rules(tmp_path / "b", *EDITS["a confidence level reads an answer and the profile"]))
+    assert {"a_mobile_population", "p_students"} <= set(compile_conclusions(policy).conclusion_reads)
 
 
 ANSWER = st.sampled_from(["yes", "no", "unknown"])
@@ -121,22 +137,10 @@ DISTRICT = st.fixed_dictionaries(
 )
 
 
-def assert_same_advice(pair: tuple[Advisor, Advisor], data: list[dict]) -> None:
+@settings(max_examples=150, deadline=None)
+@given(data=st.lists(DISTRICT, min_size=1, max_size=8))
+def test_by_parts_gives_the_same_advice_as_whole_evaluations(pair: tuple[Advisor, Advisor], data: list[dict]) -> None:
     by_parts, whole_advisor = pair
     districts = [district_from_data(d, by_parts.rules) for d in data]
     for a, b in zip(by_parts.recommend_many(districts), whole_advisor.recommend_many(districts)):
         assert (a.what_if, a.open_questions, a.combinations) == (b.what_if, b.open_questions, b.combinations)
-
-
-@settings(max_examples=150, deadline=None)
-@given(data=st.lists(DISTRICT, min_size=1, max_size=8))
-def test_the_shipped_rules_give_the_same_advice_by_parts(shipped: tuple[Advisor, Advisor], data: list[dict]) -> None:
-    assert_same_advice(shipped, data)
-
-
-@settings(max_examples=150, deadline=None)
-@given(data=st.lists(DISTRICT, min_size=1, max_size=8))
-def test_an_override_that_reads_the_profile_gives_the_same_advice(
-    profile_reading: tuple[Advisor, Advisor], data: list[dict]
-) -> None:
-    assert_same_advice(profile_reading, data)
