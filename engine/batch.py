@@ -51,7 +51,7 @@ from .output import GENERATOR_MARK
 from .paths import display, templates_dir
 from .progress import ProgressEvent, Reporter, reporter_for
 from .rulebook import load_rules
-from .slugs import district_slug, links_in, output_path
+from .slugs import district_slug, links_in, safe_name
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -278,7 +278,7 @@ class _Run:
             )
         try:
             for fmt in self.worker_config.formats:
-                output_path(self.out, slug, EXTENSIONS[fmt], self.links)
+                safe_name(self.out, slug, EXTENSIONS[fmt], self.links)
         except ValueError as error:
             return RowError.single(record.row, f"no safe file name: {error}", where=record.where)
         self.seen[slug] = record.row

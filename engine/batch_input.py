@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from .compact_json import compact
 from .errors import InputError, SourceLocation, did_you_mean
 from .loader import load_file
 from .model import Rules
@@ -490,5 +491,4 @@ def shown(value: str) -> str:
 
 
 def _digest(content: Any) -> str:
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return hashlib.sha256(compact(content).encode("utf-8", "surrogatepass")).hexdigest()[:32]

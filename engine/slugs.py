@@ -5,8 +5,8 @@ A slug is made of ASCII lower-case letters, digits and single hyphens, is never 
 folded (`Peñasco` → `penasco`), control characters dropped, everything else becomes a hyphen.
 Names Windows reserves (`CON`, `NUL`, `COM1`...) get a `district-` prefix; when nothing usable is
 left (a name only in Chinese, say) or the text had to be shortened, a digest of the original keeps
-different districts apart. `output_path` checks, last of all, that the file lands inside the
-output folder.
+different districts apart. `safe_name` checks, last of all, that the file lands inside the output
+folder.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def district_slug(district_id: str | None, name: str | None) -> str:
     return slug
 
 
-def output_path(folder: Path, slug: str, extension: str, links: Container[str] | None = None) -> Path:
-    """`folder/slug.extension`, refusing anything that would not be a plain file directly in `folder`.
+def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | None = None) -> str:
+    """`slug.extension`, if it names a plain file directly in `folder`, else ValueError.
 
     A safe slug has no separators or dots, so the path can only leave `folder` through a link
     someone placed at that name; such a link is followed and must stay inside `folder`. `links`
@@ -63,11 +63,11 @@ def output_path(folder: Path, slug: str, extension: str, links: Container[str] |
     """
     if not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG or slug in _RESERVED:
         raise ValueError(f"'{slug}' is not a safe file name")
-    path = folder / f"{slug}.{extension}"
-    linked = path.name in links if links is not None else os.path.islink(path)
-    if linked and path.resolve().parent != folder.resolve():
-        raise ValueError(f"{path.name} is a link to a place outside {folder}")
-    return path
+    name = f"{slug}.{extension}"
+    linked = name in links if links is not None else os.path.islink(folder / name)
+    if linked and (folder / name).resolve().parent != folder.resolve():
+        raise ValueError(f"{name} is a link to a place outside {folder}")
+    return name
 
 
 def links_in(folder: Path) -> frozenset[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.slugs import MAX_SLUG, SLUG_PATTERN, district_slug, links_in, output_path, slugify
+from engine.slugs import MAX_SLUG, SLUG_PATTERN, district_slug, links_in, safe_name, slugify
 
 HOSTILE = [
     ("../../etc", "passwd"),
@@ -33,7 +33,7 @@ def test_hostile_ids_and_names_give_safe_slugs(tmp_path: Path, district_id: str 
     slug = district_slug(district_id, name)
     assert SLUG_PATTERN.match(slug) and len(slug) <= MAX_SLUG
     assert slug not in {"con", "prn", "aux", "nul", "com1", "lpt9", ".", ".."}
-    path = output_path(tmp_path, slug, "md")
+    path = tmp_path / safe_name(tmp_path, slug, "md")
     assert path.parent == tmp_path and path.resolve().parent == tmp_path.resolve()
 
 
@@ -57,17 +57,17 @@ def test_long_names_are_cut_with_a_digest() -> None:
     assert len(first) <= MAX_SLUG and first != second
 
 
-def test_output_path_refuses_unsafe_stems_and_links_out(tmp_path: Path) -> None:
+def test_safe_name_refuses_unsafe_stems_and_links_out(tmp_path: Path) -> None:
     for stem in ("../x", "a/b", "", ".", "CON", "con", "a..b", "A"):
         with pytest.raises(ValueError):
-            output_path(tmp_path, stem, "md")
+            safe_name(tmp_path, stem, "md")
     outside = tmp_path / "outside"
     outside.mkdir()
     folder = tmp_path / "out"
     folder.mkdir()
     os.symlink(outside / "x.md", folder / "x.md")
     with pytest.raises(ValueError, match="outside"):
-        output_path(folder, "x", "md")
+        safe_name(folder, "x", "md")
 
 
 @given(st.one_of(st.none(), st.text(max_size=300)), st.one_of(st.none(), st.text(max_size=300)))
@@ -76,7 +76,7 @@ def test_any_text_gives_a_safe_slug(district_id: str | None, name: str | None) -
     assert SLUG_PATTERN.match(slug) and 0 < len(slug) <= MAX_SLUG
 
 
-def test_output_path_with_the_links_listed_once(tmp_path: Path) -> None:
+def test_safe_name_with_the_links_listed_once(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     folder = tmp_path / "out"
@@ -86,6 +86,6 @@ def test_output_path_with_the_links_listed_once(tmp_path: Path) -> None:
     links = links_in(folder)
     assert links == {"x.md", "y.md"}
     with pytest.raises(ValueError, match="outside"):
-        output_path(folder, "x", "md", links)
-    assert output_path(folder, "y", "md", links) == folder / "y.md"
-    assert output_path(folder, "z", "md", links) == folder / "z.md"
+        safe_name(folder, "x", "md", links)
+    assert safe_name(folder, "y", "md", links) == "y.md"
+    assert safe_name(folder, "z", "md", links) == "z.md"
