@@ -89,10 +89,12 @@ def markdown_finalize(value: object) -> str:
     kind = type(value)
     if kind is MarkdownText:
         return value  # type: ignore[return-value]
-    if kind is RulesText:
-        return cached_markdown_escape(value, False)  # type: ignore[arg-type]
+    if kind is RulesText:  # the caches are read here first: hundreds of values per document
+        escaped = _LIGHT_CACHE.get(value)  # type: ignore[call-overload]
+        return escaped if escaped is not None else cached_markdown_escape(value, False)  # type: ignore[arg-type]
     if kind is str:
-        return cached_markdown_escape(value, True)  # type: ignore[arg-type]
+        escaped = _STRICT_CACHE.get(value)  # type: ignore[call-overload]
+        return escaped if escaped is not None else cached_markdown_escape(value, True)  # type: ignore[arg-type]
     if value is None:
         return ""
     if isinstance(value, bool):

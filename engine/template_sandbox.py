@@ -75,6 +75,7 @@ def _refuse(message: str) -> SecurityError:
 
 _SIZED = (str, list, tuple)
 _ABSENT = object()
+_BUILTIN_METHOD = type({}.get)
 
 
 def _size(value: Any) -> int:
@@ -184,6 +185,10 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         for value in (*args, *kwargs.values()):
             if _size(value) > limit:
                 raise _refuse(f"an argument of more than {limit:,} characters or items")
+        if type(__obj) is _BUILTIN_METHOD and type(__obj.__self__) is dict and __obj.__name__ == "get":
+            kwargs.pop("_block_vars", None)  # {{ numbers.get(n, n) }}: a read, as the general path would call it
+            kwargs.pop("_loop_vars", None)
+            return __self._bounded(__obj(*args, **kwargs))
         if not isinstance(__obj, Macro):
             name = getattr(__obj, "__name__", "")
             if name in ("format", "format_map") and isinstance(getattr(__obj, "__self__", None), str):
