@@ -125,7 +125,7 @@ def profile_worker(config: BatchConfig, out: Path, rows: int) -> None:
     """cProfile of the worker's code path (parse, engine, render, write) in this process."""
     profiler = cProfile.Profile()
     profiler.enable()
-    run_batch(dataclasses.replace(config, out=out, workers=1))
+    run_batch(dataclasses.replace(config, out=out, workers=1, isolate=False))  # the worker's code, here
     profiler.disable()
     print(f"\ncProfile, one process, {rows:,} districts, top 25 by own time:")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
