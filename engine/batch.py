@@ -44,6 +44,7 @@ from .batch_input import BatchInput, Record, RowError
 from .batch_report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from .batch_pool import Runner, start_workers
 from .batch_worker import EXTENSIONS, Result, StageTimes, Task, WorkerConfig
+from .cores import usable_cores
 from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, folder_digest
 from .model import Rules
@@ -69,7 +70,7 @@ class BatchConfig:
     input: Path
     out: Path
     formats: tuple[str, ...] = ("md",)
-    workers: int | None = None  # default: the number of cores
+    workers: int | None = None  # default: the cores this process may use (cores.usable_cores)
     force: bool = False
     rules: Path | None = None
     templates: Path | None = None
@@ -122,7 +123,7 @@ def run_batch(
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
     formats = _check_formats(config.formats)
-    workers = config.workers if config.workers is not None else (os.cpu_count() or 1)
+    workers = config.workers if config.workers is not None else usable_cores()
     if workers < 1:
         raise InputError.at(SourceLocation("--workers"), "must be at least 1")
     rules = load_rules(config.rules)

@@ -24,7 +24,6 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-import os
 import time
 from array import array
 from collections import Counter, OrderedDict
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, NamedTuple, Sequence
 
+from .cores import usable_cores
 from .errors import EXIT_FAILED, EXIT_OK, EngineError
 from .model import AnswerIs, ProfileTest, Rules, atoms
 
@@ -132,13 +132,6 @@ def logic_key(rules: Rules) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def enumerate_versions(
     versions: Sequence[Version], questions: Sequence[str] | None = None, *, workers: int | None = None
 ) -> list[Enumeration]:
@@ -182,7 +175,7 @@ def clear_cache() -> None:
 
 def _evaluate(versions: list[Version], questions: tuple[str, ...], workers: int | None) -> list[Enumeration]:
     total = 2 ** len(questions)
-    workers = default_workers() if workers is None else max(1, workers)
+    workers = usable_cores() if workers is None else max(1, workers)
     work = total * len(versions)
     if workers == 1 or work < MIN_PARALLEL:
         parts = [_run_slices([(i, str(v.folder), v.rules.digest, questions, 0, total) for i, v in enumerate(versions)])]
@@ -336,7 +329,7 @@ def check_exhaustive(rules: Rules, folder: Path | None = None, *, workers: int |
     """
     started = time.perf_counter()
     folder = Path(folder if folder is not None else rules.source).resolve()
-    workers = default_workers() if workers is None else max(1, workers)
+    workers = usable_cores() if workers is None else max(1, workers)
     (enumeration,) = enumerate_versions([Version(rules, folder)], workers=workers)
     return analyse(rules, enumeration, seconds=time.perf_counter() - started, workers=workers)
 

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import IO, Any, Sequence
 
 from .errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
-from .exhaustive import Brief, Version, default_workers, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from .cores import usable_cores
+from .exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
 from .model import Rules
 from .paths import display, rules_dir
 from .regress import load_districts
@@ -458,7 +459,7 @@ def compare(
     from .advisor import Advisor
 
     started = time.perf_counter()
-    workers = default_workers() if workers is None else max(1, workers)
+    workers = usable_cores() if workers is None else max(1, workers)
     changes = diff_rules(base, head)
     version = check_version(base, head)
     questions = [q.id for q in head.rules.questions]
