@@ -4,7 +4,9 @@
     python benchmarks/bench_batch.py --rows 2000 --formats json --profile
 
 Prints districts per second end to end (targets: >= 1,500/s on a 2-core machine), peak memory of the
-parent plus its worker processes (target: < 300 MB), the time per stage (the parent's reading and
+parent plus its worker processes (target: < 300 MB), the CPU time per district (steadier than the
+wall clock on a shared machine; a pure-Python reference loop timed before and after shows how fast
+the machine was running), the time per stage (the parent's reading and
 planning; the workers' parsing, engine, rendering and writing, summed over the workers), the cost
 of one engine evaluation against the what-if variants, and the time of a re-run that skips every
 unchanged district. `--profile` also runs the worker's code in this process under cProfile and
@@ -85,13 +87,26 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def timed_run(config: BatchConfig) -> tuple[object, float, int]:
+def timed_run(config: BatchConfig) -> tuple[object, float, int, tuple[float, float]]:
+    """The result, seconds end to end, peak KB sampled, and CPU seconds (this process, its workers)."""
     sampler = MemorySampler()
     sampler.start()
+    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = run_batch(config)
     elapsed = time.perf_counter() - start
-    return result, elapsed, sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = tuple(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    return result, elapsed, sampler.stop(), cpu  # type: ignore[return-value]
+
+
+def reference_loop() -> float:
+    """Milliseconds for a fixed pure-Python loop: how fast this (shared) machine runs right now."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(1_000_000):
+        total += number
+    return (time.perf_counter() - start) * 1e3
 
 
 def engine_split(csv_path: Path, rules: Path, rows: int) -> None:
@@ -152,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         config = BatchConfig(
             csv_path, out, formats=formats, workers=args.workers, rules=rules, templates=templates, date=DATE
         )
-        result, elapsed, peak_kb = timed_run(config)
+        speed_before = reference_loop()
+        result, elapsed, peak_kb, (parent_cpu, workers_cpu) = timed_run(config)
+        speed_after = reference_loop()
         rate = result.districts / elapsed
         self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -165,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak memory: {peak_kb / 1024:.0f} MB parent + workers, sampled (target < {TARGET_MB}) "
               f"{'OK' if peak_kb / 1024 < TARGET_MB else 'MISSED'}; "
               f"max RSS: parent {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
+        per = 1e3 / max(result.districts, 1)
+        print(
+            f"CPU per district: parent {parent_cpu * per:.3f} ms, workers {workers_cpu * per:.3f} ms "
+            f"(user + system; {2 / ((parent_cpu + workers_cpu) * per / 1e3):,.0f} districts/s would fill two cores); "
+            f"reference loop {speed_before:.0f} ms before, {speed_after:.0f} ms after (lower is a faster machine)"
+        )
         work = times.parse + times.engine + times.render + times.write
         print("stages, seconds (workers' figures are summed over the workers):")
         for name, seconds in (
