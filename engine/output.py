@@ -128,7 +128,7 @@ class OutputFolder:
         except FileExistsError:
             return False
         except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP):  # no /proc, say
+            if exc.errno in (errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EINVAL, errno.EOPNOTSUPP):  # no /proc, say
                 self._linkable = False
                 return False
             raise InputError.at(SourceLocation(display(self.folder / name)), f"cannot write: {exc.strerror}") from None

@@ -104,3 +104,14 @@ def test_output_folder_without_unnamed_temporary_files_writes_the_usual_way(tmp_
     folder = output.OutputFolder(tmp_path)
     folder.write("a.md", "<!-- rostering-advisor -->\n")
     assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
+
+
+def test_output_folder_falls_back_when_linking_is_refused(tmp_path: Path, monkeypatch) -> None:
+    def refused(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))  # as without /proc
+
+    monkeypatch.setattr(output.os, "link", refused)
+    folder = output.OutputFolder(tmp_path)
+    folder.write("a.md", "<!-- rostering-advisor -->\n")
+    folder.write("b.md", "<!-- rostering-advisor -->\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md"]
