@@ -60,7 +60,7 @@ from .model import (
     atoms,
 )
 
-FORMAT_TAG = "ra1"  # bump when the compiled form changes, so cached rulesets never mix
+FORMAT_TAG = "ra2"  # bump when the compiled form changes, so cached rulesets never mix
 
 # durable_rules keeps `pri` in 16 bits (100_000 wraps around), so stages are bands of 1,000;
 # checks.py caps the engine rules at 400, so no band overflows into the next.
@@ -147,7 +147,8 @@ def encode_intake(program: Program, answers: dict[str, str], profile: dict[str, 
     """The intake fact for one district (without `sid`): only the profile fields rules read.
 
     When no derivable question is left unknown, derived rules cannot fire, so only the fields read
-    beyond derivation go in: what-if variants of many districts then share one memoised result.
+    beyond derivation go in: fewer properties to match, and intakes that differ only in fields no
+    rule would read share one memoised outcome.
     """
     fact: dict[str, Any] = {"t": "intake"}
     for question in program.questions:
