@@ -96,6 +96,7 @@ class Renderer:
         compiled = self._compiled.get(key)
         if compiled is None:
             env = self._envs[fmt]
+            self._load_format(env)
             name = self._resolve(fmt, template)
             try:
                 compiled = env.get_template(name)
@@ -110,6 +111,7 @@ class Renderer:
         depend on a district (a misspelt variable) only show when rendering."""
         for fmt in formats:
             env = self._envs[fmt]
+            self._load_format(env)
             for name in self.loader.list_templates():
                 try:
                     env.get_template(name)
@@ -127,6 +129,13 @@ class Renderer:
         return _finish(text)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _load_format(self, env: DocumentSandbox) -> None:
+        """The format's file and tokens, as globals, before any template of that format compiles."""
+        try:
+            env.load_format()
+        except (Exception, RenderTimeout) as exc:  # RenderTimeout is a BaseException: see render_limits
+            raise self._error(exc, env.markup_file) from None
 
     def _resolve(self, fmt: str, template: str | None) -> str:
         if template is None:

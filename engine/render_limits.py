@@ -11,6 +11,7 @@ code, so a single long C call (which the sandbox's size checks keep small) finis
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -98,15 +99,21 @@ def collect(chunks: Iterator[str], *, max_output: int, max_seconds: float) -> st
     Raises `OutputTooLarge` past `max_output` characters and `RenderTimeout` past `max_seconds`
     (with the traceback of the template code it interrupted, when it interrupted one).
     """
+    with time_limit(max_seconds):
+        return _join(chunks, max_output)
+
+
+@contextlib.contextmanager
+def time_limit(max_seconds: float) -> Iterator[None]:
+    """Raise `RenderTimeout` in this thread if the block runs longer than `max_seconds`."""
     job = WATCHDOG.start(max_seconds)
     try:
-        text = _join(chunks, max_output)
+        yield
     except BaseException:
         _settle(job)
         raise
     if _settle(job):
-        raise RenderTimeout  # the deadline passed just as the render ended
-    return text
+        raise RenderTimeout  # the deadline passed just as the block ended
 
 
 def _settle(job: _Job) -> bool:

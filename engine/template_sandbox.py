@@ -19,9 +19,10 @@ The Markdown environment escapes every printed value (`escaping.markdown_finaliz
 `MarkdownText`: the output of a macro or of `|safe`. The HTML environment uses Jinja's autoescape.
 
 The format's file — `_markdown.j2` or `_html.j2` — is the global `f` of the environment, and its
-markup tokens, `m`, the global `m`; a template that prints them (`{{ m.b }}`) and never binds a
-name `m` of its own gets them as template text when it is compiled (`FoldMarkup`): a document
-prints hundreds of tokens, and each would otherwise cost an attribute read and an escape check.
+markup tokens, `m`, the global `m` (`load_format`, before any other template is compiled); `m` is
+reserved for them, and `{{ m.b }}` is built into a template as text when it is compiled
+(`FoldMarkup`): a document prints hundreds of tokens, and each would otherwise cost an attribute
+read and an escape check.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, pass_environment
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.ext import Extension
 from jinja2.filters import FILTERS
 from jinja2.environment import TemplateModule
@@ -45,6 +46,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from .escaping import MarkdownText, html_finalize, markdown_finalize
+from .render_limits import time_limit
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,8 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         self.markdown = markdown
         self.limits = limits
         self.markup_file = MARKUP_FILES[fmt]
-        self._markup_tokens: dict[str, str] | None = None
-        self._loading_markup = False
+        self.tokens: dict[str, str] = {}  # the markup tokens FoldMarkup builds into templates
+        self._format_loaded = False
         self.globals.pop("lipsum", None)
         self.globals["range"] = self._range
         self.filters.pop("random", None)
@@ -117,30 +119,27 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         if markdown:
             self.filters["safe"] = MarkdownText
 
-    def markup_tokens(self) -> dict[str, str]:
-        """The format's tokens (`m` of its markup file), loaded once; empty if the folder has no such file.
-
-        The markup file (as a module) becomes the global `f`, and its tokens the global `m`, so the
-        other templates need not import them.
-        """
-        if self._markup_tokens is None:
-            if self._loading_markup:  # compiling the markup file itself: nothing to fold yet
-                return {}
-            self._loading_markup = True
-            try:
-                module = self.get_template(self.markup_file).module
-            except TemplateNotFound:
-                tokens: dict[str, str] = {}
-            else:
-                self.globals["f"] = module
-                found = getattr(module, "m", None)
-                tokens = {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
-            finally:
-                self._loading_markup = False
-            self._markup_tokens = tokens
-            if tokens:
-                self.globals["m"] = tokens
-        return self._markup_tokens
+    def load_format(self) -> None:
+        """Make the format's file (`_markdown.j2` or `_html.j2`) the global `f`, and its markup
+        tokens (the `m` it sets) the global `m`: once, before any other template is compiled, and
+        within the time limit of a render. Nothing happens if the folder has no such file."""
+        if self._format_loaded:
+            return
+        self._format_loaded = True
+        try:
+            template = self.get_template(self.markup_file)
+        except TemplateNotFound as missing:
+            if missing.name == self.markup_file:
+                return
+            raise
+        with time_limit(self.limits.max_seconds):
+            module = template.module
+        self.globals["f"] = module
+        tokens = getattr(module, "m", None)
+        if isinstance(tokens, dict):
+            self.globals["m"] = tokens
+            markup = MarkdownText if self.markdown else Markup
+            self.tokens = {k: v for k, v in tokens.items() if type(v) is markup}  # made by markup(): printed as they are
 
     # --- what may be read and called ---------------------------------------------------------
 
@@ -256,14 +255,27 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
 class FoldMarkup(Extension):
     """`{{ m.NAME }}` becomes the token's text when the template is compiled (see the module's docstring).
 
-    Only in templates where every `m` is read as `m.NAME`: one that binds `m` (`{% set m %}`, a
-    macro argument, a loop variable) keeps the run-time lookup, which gives the same output.
+    `m` is reserved for the tokens: a template other than a format's file that binds a name `m`
+    (`{% set m %}`, a macro argument, a loop variable) is refused, so that every `m` a template
+    reads is the global one, whatever includes, imports or extends it. Only tokens that `markup()`
+    made are built in; any other value in `m` is printed (and escaped) as usual.
     """
 
     def filter_stream(self, stream: TokenStream) -> Any:
         tokens = list(stream)
         env = self.environment
-        table = env.markup_tokens() if isinstance(env, DocumentSandbox) and not _binds_m(tokens) else {}
+        if stream.name in MARKUP_FILES.values() or not isinstance(env, DocumentSandbox):
+            yield from tokens
+            return
+        binding = _binds_m(tokens)
+        if binding is not None:
+            raise TemplateSyntaxError(
+                "'m' is the format's markup tokens (set in _markdown.j2 and _html.j2); give this variable another name",
+                binding.lineno,
+                stream.name,
+                stream.filename,
+            )
+        table = env.tokens
         i = 0
         while i < len(tokens):
             window = tokens[i : i + 5]
@@ -287,12 +299,14 @@ def _prints_token(window: list[Token]) -> bool:
     )
 
 
-def _binds_m(tokens: list[Token]) -> bool:
-    """Whether a name `m` appears other than as `m.<attribute>`."""
-    return any(
-        token.type == "name" and token.value == "m" and (i + 1 == len(tokens) or tokens[i + 1].type != "dot")
-        for i, token in enumerate(tokens)
-    )
+def _binds_m(tokens: list[Token]) -> Token | None:
+    """The first name `m` that appears other than as `m.<attribute>`, if any."""
+    for i, token in enumerate(tokens):
+        if token.type == "name" and token.value == "m" and (i + 1 == len(tokens) or tokens[i + 1].type != "dot"):
+            previous = tokens[i - 1] if i else None
+            if previous is None or previous.type != "dot":  # `x.m` is an attribute, not a name
+                return token
+    return None
 
 
 def squash(value: Any) -> Any:

@@ -106,9 +106,9 @@ def test_misspelt_field_names_template_and_line(folder: Path, rec) -> None:
 
 
 def test_error_inside_an_included_template_names_that_template(folder: Path, rec) -> None:
-    (folder / "_broken.j2").write_text("fine\n{% macro m() %}\n{{ nothing_here }}\n{% endmacro %}\n")
+    (folder / "_broken.j2").write_text("fine\n{% macro part() %}\n{{ nothing_here }}\n{% endmacro %}\n")
     with pytest.raises(TemplateError, match=r"_broken\.j2:3: 'nothing_here' is undefined"):
-        render(folder, rec, '{% import "_broken.j2" as b %}{{ b.m() }}')
+        render(folder, rec, '{% import "_broken.j2" as b %}{{ b.part() }}')
 
 
 def test_error_in_the_shipped_sections_names_its_line(folder: Path, rec) -> None:
@@ -160,7 +160,7 @@ RUNAWAYS = [
         "a value of more than",
     ),
     ("{% macro d(s) %}{{ d(s ~ s) }}{% endmacro %}{{ d('x') }}", "(macros nested more than|an argument of more than)"),
-    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "macros nested more than 64 deep"),
+    ("{% macro again() %}{{ again() }}{% endmacro %}{{ again() }}", "macros nested more than 64 deep"),
     ("{% include 't.j2' %}", "templates include or call each other without end"),
     ("{% for i in range(10000) %}{{ 'y' * 1000 }}{% endfor %}", "the output passed 5,000,000 characters"),
     ("{{ lipsum(10**6) }}", "'lipsum' is undefined"),
@@ -292,16 +292,61 @@ def test_markup_tokens_are_a_global_built_in_when_compiled(folder: Path, rec) ->
     assert body(render(folder, rec, "{{ m.b }}x{{ m.b_ }} {{ m.h2 }}T{{ m.h2_ }}")) == "**x** ## T\n"
     assert "<strong>x</strong>" in render(folder, rec, "{{ m.b }}x{{ m.b_ }}", fmt="html")
     env = DocumentSandbox(TemplateFolder(folder), "md", Limits())
+    env.load_format()
     code = env.compile("{{ m.b }}x{{ m.b_ }}", raw=True)
     assert "getattr" not in code and "'**x**'" in code  # the tokens are template text
     assert env.globals["m"]["b"] == "**"
 
 
-def test_a_template_that_binds_m_gets_its_own(folder: Path, rec) -> None:
-    # its own `m` is a plain dict of text, escaped like any value; the format's tokens are not used
-    assert body(render(folder, rec, '{% set m = {"b": "*"} %}{{ m.b }}x')) == "\\*x\n"
-    assert body(render(folder, rec, '{% for m in [{"b": "+"}] %}{{ m.b }}{% endfor %}')) == "\\+\n"
-    assert body(render(folder, rec, '{% macro w(m) %}{{ m.b }}{% endmacro %}{{ w({"b": "~"}) }}')) == "\\~\n"
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{% set m = {"b": "*"} %}{{ m.b }}x',
+        '{% for m in [{"b": "+"}] %}{{ m.b }}{% endfor %}',
+        '{% macro w(m) %}{{ m.b }}{% endmacro %}{{ w({"b": "~"}) }}',
+        '{% macro m() %}x{% endmacro %}',
+        '{% import "_words.j2" as m %}',
+    ],
+)
+def test_m_is_reserved_for_the_markup_tokens(folder: Path, rec, source: str) -> None:
+    # Every `m` a template reads is then the format's tokens, whatever includes or extends it.
+    with pytest.raises(TemplateError, match=r"t\.j2:1: syntax error: 'm' is the format's markup tokens"):
+        render(folder, rec, source)
+
+
+def test_an_included_or_extending_template_cannot_bring_its_own_m(folder: Path, rec) -> None:
+    (folder / "inc.j2").write_text("[{{ m.b }}]")
+    with pytest.raises(TemplateError, match="'m' is the format's markup tokens"):
+        render(folder, rec, "{% set m = {'b': 'OWN'} %}{% include 'inc.j2' %}")
+    assert body(render(folder, rec, "{% include 'inc.j2' %}")) == "[**]\n"
+    with pytest.raises(TemplateError, match="'m' is the format's markup tokens"):
+        render(folder, rec, '{% extends "_sections.j2" %}{% set m = {} %}')
+
+
+def test_tokens_not_made_by_markup_are_printed_escaped(folder: Path, rec) -> None:
+    markdown = folder / "_markdown.j2"
+    text = markdown.read_text(encoding="utf-8").replace("{% set m = markup({", '{% set plain = {"star": "**"} %}\n{% set m = markup({')
+    text = text.replace("}) %}", "}) %}\n{% set m = dict(m, star=plain.star) %}", 1)
+    markdown.write_text(text, encoding="utf-8")
+    assert body(render(folder, rec, "{{ m.star }}{{ m.b }}x{{ m.b_ }}")) == "\\*\\***x**\n"
+
+
+def test_f_and_m_are_globals_whatever_compiles_first(folder: Path, rec) -> None:
+    assert body(render(folder, rec, "{{ f.number(3) }}{{ m.b }}")) == "3. **\n"
+    (folder / "x.j2").write_text('{% extends "_sections.j2" %}{% block appendix %}{{ f.number(7) }}{% endblock %}')
+    assert "7. " in Renderer(folder).render(rec, "md", generated=DAY, template="x.j2")
+
+
+def test_the_format_file_runs_within_the_time_limit(folder: Path, rec) -> None:
+    markdown = folder / "_markdown.j2"
+    markdown.write_text(
+        markdown.read_text(encoding="utf-8") + "\n{% for a in range(10000) %}{% for b in range(10000) %}{% endfor %}{% endfor %}\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=r"_markdown\.j2:\d+: the render ran longer than 0\.5 s"):
+        render(folder, rec, "{{ m.b }}", limits=Limits(max_seconds=0.5))
+    assert time.monotonic() - started < 5
 
 
 def test_markup_file_changes_show_in_every_template(folder: Path, rec) -> None:
