@@ -19,8 +19,9 @@ resume. A worker process that dies loses only its chunk's rows: they are tried a
 a fresh worker, and a row whose worker dies again fails (exit 3) while the run goes on (`batch_pool`).
 
 What is unchanged: the district's input row, the rules (digest), the templates (digest, when
-Markdown or HTML is written), the formats and the tool's version. The generation date is not part
-of it, so a re-run on another day skips unchanged districts; use --force to redo them all.
+Markdown or HTML is written), the formats, the tool's version and the compiled form of the rules
+(`compiler.FORMAT_TAG`). The generation date is not part of it, so a re-run on another day skips
+unchanged districts; use --force to redo them all.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .batch_input import BatchInput, Record, RowError
 from .batch_report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from .batch_pool import Runner, start_workers
 from .batch_worker import EXTENSIONS, Result, StageTimes, Task, WorkerConfig
+from .compiler import FORMAT_TAG
 from .cores import usable_cores
 from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, folder_digest
@@ -143,7 +145,8 @@ def run_batch(
             source=source.name,
             task_hook=task_hook,
         )
-        key = config_digest(GENERATOR_MARK, __version__, rules.digest, templates_key, ",".join(formats))
+        # FORMAT_TAG: the facts and trace in a JSON document follow the compiled form of the rules
+        key = config_digest(GENERATOR_MARK, __version__, FORMAT_TAG, rules.digest, templates_key, ",".join(formats))
         run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
         return run.execute()
 

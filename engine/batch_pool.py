@@ -62,10 +62,10 @@ class InProcess:
         return _Finished(self.worker.run(tasks))
 
     def close(self) -> None:
-        """Nothing to release: the worker writes each file before it returns a chunk."""
+        self.worker.close()
 
     def terminate(self) -> None:
-        """As `close`."""
+        self.worker.close()
 
 
 @dataclass

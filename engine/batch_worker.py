@@ -129,6 +129,9 @@ class Worker:
                     results[task.record.row] = self._write_all(task, recommendation, documents, times)
         return [results[task.record.row] for task in tasks], times
 
+    def close(self) -> None:
+        self.folder.close()
+
     def _recommend(
         self, ready: list[tuple[Task, District]], results: dict[int, Result]
     ) -> list[Recommendation | None]:

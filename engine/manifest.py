@@ -9,7 +9,7 @@ During a run the file is a journal: a resumed run trusts it, so an entry is jour
 its documents are on disk. Entries wait in memory until the next flush (`Manifest.flush`): one
 `os.sync()` for all the documents written since the last one (cheaper than a flush per file),
 then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of
-the run. A run that is interrupted journals what it finished; one that is killed resumes from its
+the run, and come at least every `MAX_FLUSH_WAIT` seconds. A run that is interrupted journals what it finished; one that is killed resumes from its
 last flush (the last entry of a slug wins). At the end of a run the journal is compacted:
 replaced, atomically, by the entries of the districts in this run's input, in input order. A lock
 keeps two runs out of one folder.
@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover
 MANIFEST_NAME = ".rostering-manifest.jsonl"
 MANIFEST_FORMAT = 1
 FLUSH_SPACING = 9  # after a flush that took s seconds, the next waits 9·s: flushing is at most a tenth of the time
+MAX_FLUSH_WAIT = 30.0  # seconds: however slow the disk, a killed run loses at most this much work
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,10 @@ class Manifest:
         start = time.monotonic()
         os.sync()
         self._journal.write("\n".join(self._pending) + "\n")
-        self._pending.clear()
         self._sync(self._journal)
+        self._pending.clear()
         took = time.monotonic() - start
-        self._next_flush = time.monotonic() + FLUSH_SPACING * took
+        self._next_flush = time.monotonic() + min(FLUSH_SPACING * took, MAX_FLUSH_WAIT)
 
     def finish(self) -> None:
         """Replace the journal by the compacted manifest."""
@@ -222,8 +223,11 @@ class Manifest:
                 pass
             self._compact_path = None
         if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+            journal, self._journal = self._journal, None
+            try:
+                journal.close()
+            except OSError:  # a full disk: the journal keeps what was flushed before
+                pass
 
     def entries(self) -> Iterator[Entry]:
         """The entries of the (compacted) manifest on disk, in order."""

@@ -234,6 +234,17 @@ def test_changed_rules_redo_every_district(tmp_path: Path, edited_rules) -> None
     assert (result.done, result.skipped) == (1, 0)
 
 
+def test_a_new_compiled_form_of_the_rules_redoes_every_district(tmp_path: Path, monkeypatch) -> None:
+    # JSON documents carry the engine's facts and trace, which follow the compiled form
+    out = tmp_path / "out"
+    source = write_csv(tmp_path / "d.csv", ["0100001,One,100,,yes,no,no", "0100002,Two,200,,no,no,no"])
+    batch(source, out)
+    assert batch(source, out).skipped == 2
+    monkeypatch.setattr("engine.batch.FORMAT_TAG", "test-next")
+    result = batch(source, out)
+    assert (result.done, result.skipped) == (2, 0)
+
+
 def test_interrupted_run_resumes_without_redoing_finished_districts(tmp_path: Path) -> None:
     out = tmp_path / "out"
     rows = [f"01000{n:02d},District {n},{n * 100},,yes,no,no" for n in range(1, 8)]
@@ -250,6 +261,40 @@ def test_interrupted_run_resumes_without_redoing_finished_districts(tmp_path: Pa
     assert len(summary(out)) == 7 and leftovers(out) == []
     manifest = (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
     assert len(manifest) == 8  # compacted: the header and one line per district
+
+
+def test_an_interrupt_journals_the_districts_finished_since_the_last_flush(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("engine.manifest.FLUSH_SPACING", 10**9)  # no flush after the first one
+    monkeypatch.setattr("engine.manifest.MAX_FLUSH_WAIT", 10**9)
+    out = tmp_path / "out"
+    rows = [f"01000{n:02d},District {n},{n * 100},,yes,no,no" for n in range(1, 10)]
+    source = write_csv(tmp_path / "d.csv", rows)
+
+    def after_two(chunks_finished: int) -> None:
+        if chunks_finished == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(BatchConfig(source, out, formats=("json",), workers=1, rules=RULES, chunk_size=3), hook=after_two)
+    assert len(manifest_lines(out)) == 1 + 6  # the header, chunk 1 (flushed at once), chunk 2 (at the interrupt)
+    resumed = run_batch(BatchConfig(source, out, formats=("json",), workers=1, rules=RULES, chunk_size=3))
+    assert (resumed.done, resumed.skipped, resumed.failed) == (3, 6, 0)
+
+
+def test_documents_on_disk_but_not_journalled_are_redone_in_place(tmp_path: Path) -> None:
+    # as after a kill between two flushes: the files are there, the manifest does not list them
+    out = tmp_path / "out"
+    source = write_csv(tmp_path / "d.csv", ["0100001,One,100,,yes,no,no", "0100002,Two,200,,no,no,no"])
+    batch(source, out)
+    manifest = out / MANIFEST_NAME
+    manifest.write_text(manifest_lines(out)[0] + "\n", encoding="utf-8")
+    result = batch(source, out)
+    assert (result.done, result.skipped, result.failed) == (2, 0, 0)
+    assert sorted(p.name for p in out.glob("*.json")) == ["0100001-one.json", "0100002-two.json"]
+
+
+def manifest_lines(out: Path) -> list[str]:
+    return (out / MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
 
 
 def test_temporary_files_of_a_killed_run_are_swept(tmp_path: Path) -> None:

@@ -115,3 +115,24 @@ def test_output_folder_falls_back_when_linking_is_refused(tmp_path: Path, monkey
     folder.write("a.md", "<!-- rostering-advisor -->\n")
     folder.write("b.md", "<!-- rostering-advisor -->\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md"]
+
+
+def test_output_folder_makes_new_files_without_a_temporary_name(tmp_path: Path, monkeypatch) -> None:
+    if not hasattr(os, "O_TMPFILE"):
+        pytest.skip("no O_TMPFILE on this system")
+
+    def not_expected(*_: object, **__: object) -> None:
+        raise AssertionError("a new file went through write_atomic")
+
+    monkeypatch.setattr(output, "write_atomic", not_expected)
+    output.OutputFolder(tmp_path).write("a.md", "<!-- rostering-advisor -->\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
+
+
+def test_output_folder_falls_back_when_linking_is_not_supported(tmp_path: Path, monkeypatch) -> None:
+    def unsupported(*_: object, **__: object) -> None:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    monkeypatch.setattr(output.os, "link", unsupported)
+    output.OutputFolder(tmp_path).write("a.md", "<!-- rostering-advisor -->\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
