@@ -4,10 +4,11 @@
     rec = advisor.recommend({"district": {"name": "Lakeview"}, "answers": {...}})
     rec.to_dict()                                  # the JSON contract of `recommend --format json`
 
-Besides the main evaluation, each recommendation evaluates variants of the answers in the same
-engine call: every combination of the open (unknown) questions when there are at most
+Besides the main evaluation, each recommendation judges variants of its final answers (derived
+ones included): every combination of the open (unknown) questions when there are at most
 `MAX_COMBINED_UNKNOWNS`, else each open question alone; and each answered question flipped, to
-find the single answers that would change the option.
+find the single answers that would change the option. `variants.VariantJudge` judges them, for
+all the districts of a call together, from memoised pieces the engine computes.
 """
 
 from __future__ import annotations

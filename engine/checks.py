@@ -169,9 +169,9 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
             )
 
     # engine limits
-    engine_rules = (
-        len(rules.derived) + len(rules.factors) + 2 * len(rules.overrides) + len(rules.options) + 2
-        + len(rules.policy.confidence) + len(rules.next_steps)
+    engine_rules = (  # see compiler.compile_rules: tally, tie-break and (with derived rules) admit
+        len(rules.derived) + (1 if rules.derived else 0) + len(rules.factors) + 2 * len(rules.overrides)
+        + len(rules.options) + 2 + len(rules.policy.confidence) + len(rules.next_steps)
     )
     if engine_rules > MAX_ENGINE_RULES:
         report(

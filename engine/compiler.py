@@ -132,8 +132,9 @@ class Program:
         return copy.deepcopy(self.definition)
 
 
-def ruleset_name(rules: Rules, *, next_steps: bool = True) -> str:
-    return f"{FORMAT_TAG}_{rules.digest[:20]}" + ("" if next_steps else "_verdicts")
+def ruleset_name(rules: Rules, kind: str = "") -> str:
+    """A ruleset's name in the engine: the compiled form, the rules' digest, and which ruleset."""
+    return f"{FORMAT_TAG}_{rules.digest[:20]}" + (f"_{kind}" if kind else "")
 
 
 def normalise(value: Any) -> Any:
@@ -248,7 +249,7 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
     later = [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps if next_steps]
     derive_reads = {f"a_{d.question}" for d in rules.derived} | {name for d in rules.derived for name in _reads(d.when)}
     return out.program(
-        ruleset_name(rules, next_steps=next_steps),
+        ruleset_name(rules, "" if next_steps else "verdicts"),
         derivable=tuple(sorted({d.question for d in rules.derived})),
         derive_reads=tuple(sorted(derive_reads)),
         decision_profile_fields=tuple(sorted(rules.profile_fields(beyond_derivation=True))),
@@ -264,7 +265,7 @@ def compile_conclusions(rules: Rules) -> Program:
     """
     out = _Ruleset(rules)
     _conclusion_stages(out)
-    return out.program(f"{FORMAT_TAG}_{rules.digest[:20]}_conclusions", conclusion_reads=_conclusion_reads(rules))
+    return out.program(ruleset_name(rules, "conclusions"), conclusion_reads=_conclusion_reads(rules))
 
 
 def _conclusion_stages(out: "_Ruleset") -> None:
@@ -330,7 +331,7 @@ def compile_parts(rules: Rules) -> Program | None:
                 out.factor(f"{kind}/", kind, rule)
         # every fact must match some rule: durable_rules refuses a fact that matches none
         out.add(f"{kind}/seen", kind, None, STAGE_TALLY, Action("seen", f"{kind}.seen"))
-    return out.program(f"{FORMAT_TAG}_{rules.digest[:20]}_parts", parts=tuple(part for part, _ in parts))
+    return out.program(ruleset_name(rules, "parts"), parts=tuple(part for part, _ in parts))
 
 
 def _reads(condition: Condition | None) -> set[str]:

@@ -323,7 +323,7 @@ class Engine:
     def _unfinished(self, evaluation: "_Evaluation") -> EngineError:
         return EngineError(
             f"the rules reached no {'decision' if evaluation.decision is None else 'confidence level'} "
-            f"for the answers {_brief(evaluation.facts[0])}"
+            f"for the answers {_brief(evaluation.intake or evaluation.facts[0])}"
         )
 
     def _outcome(self, evaluation: "_Evaluation") -> Outcome:

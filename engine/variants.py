@@ -13,8 +13,10 @@ from memoised pieces, each computed by the engine (`compiler.compile_parts`):
    properties they read.
 
 Variants carry the district's final answers (derived ones included), so derived rules, which
-read only the profile, cannot fire on them: a still-open question stays open. When a derived rule
-reads answers, the rules compile to no parts and every variant gets a whole evaluation instead.
+read only the profile, cannot fire on them: a still-open question stays open. `judge` relies on
+that: it is for variants of final answers. When a derived rule reads answers, or the parts would
+pass the engine's rule limit, the rules compile to no parts and every variant gets a whole
+evaluation instead.
 
 A variant's answers are one letter per question, in the rules' order (`y`, `n`, `u`): compact
 memo keys, and cheap to change one answer.

@@ -280,3 +280,21 @@ def test_a_rule_fires_once_even_when_several_branches_of_its_condition_hold(advi
     result = advisor.recommend(district({"mobile_population": "yes"}))  # all three preconditions unknown
     assert result.outcome.overrides == ("sync_preconditions_unconfirmed",)
     assert [f.rule for f in result.outcome.trace].count("sync_preconditions_unconfirmed") == 1
+
+
+def test_evaluations_sharing_an_engine_session_agree_with_each_alone(advisor: Advisor) -> None:
+    import random
+
+    from engine.runtime import BATCH
+
+    rng = random.Random(5)
+    intakes = []
+    for _ in range(BATCH * 3 + 5):  # several sessions, mixing intakes with and without something to derive
+        answers = {q: rng.choice(["yes", "no", "unknown"]) for q in QUESTIONS if rng.random() < 0.7}
+        profile = {"students": rng.randint(0, 20000), "sis": rng.choice(["PowerSchool", "Genesis", "Other"])}
+        intakes.append(encode_intake(advisor.program, answers, profile if rng.random() < 0.7 else {}))
+    together = Engine(advisor.program).evaluate(intakes)
+    for intake, outcome in zip(intakes, together):
+        alone = Engine(advisor.program).evaluate([intake])[0]
+        assert outcome == alone
+    assert any(o.derived for o in together) and any(not o.derived for o in together)
