@@ -42,7 +42,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def protect(cell: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
+    """A cell a spreadsheet will show as text, never run as a formula, and that UTF-8 can hold: a
+    row that failed may carry half of a character pair (`\\ud800`) in its id or name."""
+    if not cell.isascii():
+        cell = cell.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 

@@ -168,6 +168,7 @@ def load_yaml(text: str, name: str) -> Document:
         doc.values[()] = SourceLocation(name, 1, 1)
         return doc
     doc.data = _Builder(doc).build(node, ())
+    _check_text(doc, None)
     return doc
 
 
@@ -201,7 +202,57 @@ def load_json(text: str, name: str) -> Document:
         raise InputError.at(SourceLocation(name, 1, 1), "invalid JSON: not a finite number")
     doc = _positions_only(text, name)
     doc.data = data
+    _check_text(doc, text)
     return doc
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _check_text(doc: Document, json_text: str | None) -> None:
+    """Refuse half of a UTF-16 pair (`\\ud800`, a lone surrogate): JSON and YAML escapes can spell
+    one, but it is not text, and no document could be written with it."""
+
+    def text_ok(value: str) -> bool:
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    def walk(value: Any, path: PathKey) -> None:
+        if isinstance(value, str) and not text_ok(value):
+            refuse(path, key=False)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and not text_ok(key):
+                    refuse(path + (key,), key=True)
+                walk(item, path + (key,))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, path + (index,))
+
+    def refuse(path: PathKey, key: bool) -> None:
+        where = doc.locate(path, key=key)
+        if json_text is not None:  # positions of JSON come from a second parse, which may have failed
+            where = _lone_surrogate_escape(json_text, doc.file) or where
+        raise InputError.at(where, "a \\u escape for half of a character pair (a lone surrogate) is not text")
+
+    walk(doc.data, ())
+
+
+def _lone_surrogate_escape(text: str, name: str) -> SourceLocation | None:
+    """Where the first `\\uD800`-style escape that is not half of a pair is in JSON text."""
+    matches = list(_SURROGATE_ESCAPE.finditer(text))
+    for i, match in enumerate(matches):
+        high = int(match.group(1), 16) < 0xDC00
+        partner = matches[i + 1] if high and i + 1 < len(matches) else matches[i - 1] if not high and i else None
+        paired = partner is not None and (partner.start() == match.end() if high else partner.end() == match.start())
+        if not paired or (int(partner.group(1), 16) < 0xDC00) == high:  # type: ignore[union-attr]
+            return _offset_location(name, text, match.start())
+    return None
 
 
 def _positions_only(text: str, name: str) -> Document:

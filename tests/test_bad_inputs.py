@@ -39,6 +39,8 @@ CASES = [
     ("trailing-comma.json", "1:61: invalid JSON: Expecting property name enclosed in double quotes"),
     ("huge-number.json", "1:53: invalid JSON: the number 100000000000... is too large"),
     ("bad-answer.json", "1:55: the answer to 'sftp_daily' must be yes, no or unknown, got 'sometimes' (at answers.sftp_daily)"),
+    ("lone-surrogate.json", "1:29: a \\u escape for half of a character pair (a lone surrogate) is not text"),
+    ("lone-low-surrogate.json", "1:62: a \\u escape for half of a character pair (a lone surrogate) is not text"),
 ]
 
 

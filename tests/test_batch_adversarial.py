@@ -154,3 +154,17 @@ def test_a_header_of_a_million_blank_columns(tmp_path: Path, capsys) -> None:
     assert code == 3 and out.startswith("501 districts: 500 done, 0 skipped (unchanged), 1 failed")
     assert err == f"{source}: row 502: column 1000002: a value, 'late', in a column without a header\n"
     assert time.perf_counter() - started < 60
+
+
+def test_a_lone_surrogate_in_a_json_line_fails_its_row(tmp_path: Path, capsys) -> None:
+    lines = [
+        '{"district": {"id": "1", "name": "Fine"}, "answers": {"sis_changing": "no"}}',
+        '{"district": {"id": "2", "name": "Half \\ud800 a pair"}, "answers": {"sis_changing": "no"}}',
+    ]
+    source = write(tmp_path / "d.jsonl", "\n".join(lines) + "\n")
+    code, _, err = run(source, tmp_path / "out", capsys)
+    assert code == 3
+    assert "line 2: column 40: a \\u escape for half of a character pair (a lone surrogate) is not text" in err
+    rows = summary(tmp_path / "out")
+    assert [r["district_id"] for r in rows] == ["1", "2"] and rows[1]["error"] and "\ufffd" in rows[1]["district_name"]
+    assert leftovers(tmp_path / "out") == []
