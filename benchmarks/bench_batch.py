@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batch.py                    # 13,318 districts, md + json, 2 workers
     python benchmarks/bench_batch.py --rows 2000 --formats json --profile
+    python benchmarks/bench_batch.py --template summary   # the one-page summary instead of the advice
 
 Prints districts per second end to end (targets: >= 1,500/s on a 2-core machine), peak memory of the
 parent plus its worker processes (target: < 300 MB), the CPU time per district (steadier than the
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=TOTAL_DISTRICTS)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--formats", default="md,json")
+    parser.add_argument("--template", help="render md/html with this template (e.g. summary) instead of the advice")
     parser.add_argument("--csv", type=Path, help="use this CSV instead of generating one")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--profile", action="store_true", help="also profile the worker code in one process")
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(ROOT / "rules", rules)
         shutil.copytree(ROOT / "templates", templates)
         config = BatchConfig(
-            csv_path, out, formats=formats, workers=args.workers, rules=rules, templates=templates, date=DATE
+            csv_path, out, formats=formats, workers=args.workers, rules=rules, templates=templates, date=DATE,
+            template=args.template,
         )
         speed_before = reference_loop()
         result, elapsed, peak_kb, (parent_cpu, workers_cpu) = timed_run(config)

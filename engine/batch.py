@@ -19,7 +19,7 @@ resume. A worker process that dies loses only its chunk's rows: they are tried a
 a fresh worker, and a row whose worker dies again fails (exit 3) while the run goes on (`batch_pool`).
 
 What is unchanged: the district's input row, the rules (digest), the templates (digest, when
-Markdown or HTML is written), the formats, the tool's version and the compiled form of the rules
+Markdown or HTML is written, and the --template chosen), the formats, the tool's version and the compiled form of the rules
 (`compiler.FORMAT_TAG`). The generation date is not part of it, so a re-run on another day skips
 unchanged districts; use --force to redo them all.
 """
@@ -48,7 +48,7 @@ from .batch_worker import EXTENSIONS, Result, StageTimes, Task, WorkerConfig
 from .compiler import FORMAT_TAG
 from .cores import usable_cores
 from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
-from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, folder_digest
+from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from .model import Rules
 from .output import GENERATOR_MARK
 from .paths import display, templates_dir
@@ -76,6 +76,7 @@ class BatchConfig:
     force: bool = False
     rules: Path | None = None
     templates: Path | None = None
+    template: str | None = None  # a template name (in `templates`) or file for md/html, else each format's own
     date: str | None = None  # YYYY-MM-DD; default: $SOURCE_DATE_EPOCH, else today
     chunk_size: int = CHUNK_SIZE
     # Work in worker processes even when one is enough, so a crash in a C extension costs a row,
@@ -138,6 +139,7 @@ def run_batch(
             rules=config.rules,
             rules_digest=rules.digest,
             templates=templates,
+            template=config.template,
             formats=formats,
             out=out,
             generated=generated,
@@ -370,10 +372,17 @@ def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Pat
     generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
     rendered = [fmt for fmt in formats if fmt in ("md", "html")]
     if not rendered:
+        if config.template is not None:
+            raise InputError.at(SourceLocation("--template"), "needs --format md or html among the formats")
         return None, None, ""
     folder = templates_dir(config.templates)
-    Renderer(folder).check(tuple(rendered))  # template errors surface here, once, before any worker starts
-    return folder, generated, folder_digest(folder)
+    renderer = Renderer(folder)
+    renderer.check(tuple(rendered))  # template errors surface here, once, before any worker starts
+    key = folder_digest(folder)
+    if config.template is not None:
+        chosen = [renderer.template(fmt, config.template).filename for fmt in rendered]  # one for each format, or exit 2
+        key = config_digest(key, config.template, *(file_digest(Path(name)) for name in chosen if name))
+    return folder, generated, key
 
 
 def _prepare_folder(out: Path) -> Path:
@@ -407,6 +416,7 @@ def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         force=args.force,
         rules=args.rules,
         templates=getattr(args, "templates", None),
+        template=getattr(args, "template", None),
         date=getattr(args, "date", None),
     )
     progress = reporter_for(stderr, args.quiet)

@@ -40,6 +40,7 @@ class WorkerConfig:
     rules: Path | None
     rules_digest: str
     templates: Path | None
+    template: str | None  # --template: a template name or file for the md/html documents
     formats: tuple[str, ...]
     out: Path
     generated: date | None
@@ -199,7 +200,7 @@ class Worker:
     def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
         if fmt == "json":
             return compact_bytes(recommendation.to_dict()) + b"\n"
-        return self.renderer.render(recommendation, fmt, generated=self.config.generated)
+        return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
 
 
 _WORKER: Worker | None = None

@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
     sub.add_argument("--quiet", action="store_true", help="no progress output")
+    sub.add_argument(
+        "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"
+    )
     documents(sub)
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")

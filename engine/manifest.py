@@ -84,6 +84,11 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()[:32]
 
 
+def file_digest(path: Path) -> str:
+    """A digest of one file's bytes (a template given by path, outside the templates folder)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:32]
+
+
 class Manifest:
     """Read the previous runs' entries, journal this run's, compact at the end."""
 

@@ -437,6 +437,26 @@ def test_markdown_and_html_documents_with_the_real_templates(tmp_path: Path) -> 
     assert leftovers(out) == []
 
 
+def test_another_template_for_the_documents(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    result = batch(DATA / "basic.csv", out, formats=("md", "json"), template="summary")
+    assert (result.done, result.failed) == (4, 0)
+    summary_text = (out / "0621450-lakeview-unified-school-district-ca.md").read_text(encoding="utf-8")
+    assert "Appendix" not in summary_text and "Lakeview Unified School District, CA" in summary_text
+    assert batch(DATA / "basic.csv", out, formats=("md", "json"), template="summary").skipped == 4
+    mine = tmp_path / "mine.md.j2"
+    mine.write_text("<!-- {{ generator }} -->\n{{ district.name }}: {{ recommendation.label }}\n", encoding="utf-8")
+    assert batch(DATA / "basic.csv", out, formats=("md",), template=str(mine)).done == 4  # another template: redone
+    assert (out / "0621450-lakeview-unified-school-district-ca.md").read_text(encoding="utf-8").endswith(": SIS Sync\n")
+    mine.write_text(mine.read_text(encoding="utf-8") + "Edited.\n", encoding="utf-8")
+    assert batch(DATA / "basic.csv", out, formats=("md",), template=str(mine)).done == 4  # its file edited: redone
+    args = ["batch", str(DATA / "basic.csv"), "--out", str(tmp_path / "o2"), "--rules", str(RULES), "--quiet"]
+    assert main([*args, "--format", "json", "--template", "summary"]) == 2
+    assert "--template: needs --format md or html among the formats" in capsys.readouterr().err
+    assert main([*args, "--format", "md,html", "--template", "summary"]) == 2
+    assert "no template 'summary'" in capsys.readouterr().err
+
+
 def test_progress_reporters() -> None:
     from engine.progress import PlainProgress, ProgressEvent, TerminalProgress, reporter_for
 
