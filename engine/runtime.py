@@ -247,7 +247,7 @@ class Engine:
         if code == 1:
             raise EngineError(f"no rule handles the fact {_brief(payload)}: the compiled rules are incomplete")
         if code == 2:
-            raise EngineError(f"the fact {_brief(payload)} was asserted twice in one evaluation")
+            raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
 
     def _drain(self, evaluations: list["_Evaluation"]) -> None:
         """Run queued actions until none is left: lowest `pri` first.

@@ -43,6 +43,11 @@ def _nothing(answers: str) -> tuple:
     return ()
 
 
+def _profile(profile: dict[str, Any], name: str) -> Any:
+    """A profile value as a fact holds it (None: the fact leaves it out)."""
+    return normalise(profile.get(name))
+
+
 def letters(program: Program, answers: dict[str, str]) -> str:
     """Answers (question -> yes/no/unknown) as one letter per question of the program."""
     return "".join(LETTER[answers.get(q, "unknown")] for q in program.questions)
@@ -60,8 +65,8 @@ class VariantJudge:
         self._parts = parts
         program = engine.program
         self._questions = program.questions
-        position = {f"a_{q}": i for i, q in enumerate(program.questions)}
-        self._scored = tuple(position[f"a_{q}"] for q in program.scored_questions)
+        position = {f"a_{q}": i for q, i in program.positions.items()}  # by fact property
+        self._scored = tuple(program.positions[q] for q in program.scored_questions)
         # per part: its type, what reads its answers out of a variant's letters, its profile fields
         self._pieces: list[tuple[Part, Callable[[str], Any], tuple[str, ...]]] = []
         for part in parts.program.parts if parts is not None else ():
@@ -104,7 +109,7 @@ class VariantJudge:
     def _key(self, answers: str, profile: dict[str, Any]) -> str:
         if not self._profile_fields:
             return answers
-        return answers + repr(tuple(normalise(profile.get(name)) for name in self._profile_fields))
+        return answers + repr(tuple(_profile(profile, name) for name in self._profile_fields))
 
     def _whole(self, variants: list[Variant]) -> list[Verdict]:
         """Every variant evaluated by the whole verdicts program (derivation included)."""
@@ -122,7 +127,7 @@ class VariantJudge:
                 memo.clear()
         pieces = self._pieces
         part_keys = [
-            [(part.fact_type, read(answers), *(normalise(profile.get(f)) for f in fields)) for part, read, fields in pieces]
+            [(part.fact_type, read(answers), *(_profile(profile, f) for f in fields)) for part, read, fields in pieces]
             if self._profile_fields
             else [(part.fact_type, read(answers)) for part, read, _ in pieces]
             for answers, profile in variants
@@ -154,13 +159,12 @@ class VariantJudge:
         return [conclusions[key] for key in tallies]
 
     def _part_fact(self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
-        part, _, fields = piece
+        part, _, _ = piece
         fact: dict[str, Any] = {"t": part.fact_type}
         for name in part.reads:
-            if name.startswith("a_"):
-                fact[name] = WORD[answers[self._questions.index(name[2:])]]
-            elif profile.get(name[2:]) is not None:
-                fact[name] = normalise(profile[name[2:]])
+            value = WORD[answers[self._engine.program.positions[name[2:]]]] if name.startswith("a_") else _profile(profile, name[2:])
+            if value is not None:  # a missing profile field stays missing
+                fact[name] = value
         return fact
 
     def _conclusion_key(self, fields: dict[str, Any], answers: str, profile: dict[str, Any]) -> tuple:
@@ -173,7 +177,7 @@ class VariantJudge:
             if position >= 0:
                 key.append(WORD[answers[position]])
             elif name.startswith("p_"):
-                key.append(normalise(profile[name[2:]]) if profile.get(name[2:]) is not None else None)
+                key.append(_profile(profile, name[2:]))
             else:
                 key.append(fields.get(name))
         return tuple(key)
