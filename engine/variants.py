@@ -66,13 +66,16 @@ class VariantJudge:
         program = engine.program
         self._questions = program.questions
         position = {f"a_{q}": i for q, i in program.positions.items()}  # by fact property
-        self._scored = tuple(program.positions[q] for q in program.scored_questions)
+        # the letters of the scored questions, whose `u`s the tally counts as unanswered
+        scored = [program.positions[q] for q in program.scored_questions]
+        self._scored: Callable[[str], Any] = operator.itemgetter(*scored) if scored else _nothing
         # per part: its type, what reads its answers out of a variant's letters, its profile fields
         self._pieces: list[tuple[Part, Callable[[str], Any], tuple[str, ...]]] = []
         for part in parts.program.parts if parts is not None else ():
             spots = [position[r] for r in part.reads if r in position]
             fields = tuple(r[2:] for r in part.reads if r.startswith("p_"))
             self._pieces.append((part, operator.itemgetter(*spots) if spots else _nothing, fields))
+        self._profiled_parts = tuple(i for i, (_, _, fields) in enumerate(self._pieces) if fields)
         # the profile fields a verdict can depend on: those the parts and conclusions read, or, for
         # whole evaluations, every field any rule reads
         read = {name for *_, fields in self._pieces for name in fields} | {r[2:] for r in program.conclusion_reads if r.startswith("p_")}
@@ -81,7 +84,8 @@ class VariantJudge:
         self._conclusion_reads = tuple((name, position.get(name, -1)) for name in program.conclusion_reads)
         self._conclusion_answers = any(name[:2] in ("a_", "p_") for name in program.conclusion_reads)
         self._memo: OrderedDict[str, Verdict] = OrderedDict()
-        self._part_memo: dict[tuple, tuple[list, list]] = {}
+        # per part, its votes and overrides by what it reads (`_part_keys`)
+        self._part_memos: list[dict[Any, tuple[list, list]]] = [{} for _ in self._pieces]
         self._conclusions: dict[tuple, Verdict] = {}
 
     def judge(self, variants: Sequence[Variant]) -> list[Verdict]:
@@ -121,42 +125,45 @@ class VariantJudge:
     def _compose(self, variants: list[Variant]) -> list[Verdict]:
         """Verdicts from memoised parts and conclusions; what is missing goes to the engine in one call per stage."""
         assert self._parts is not None
-        part_memo, conclusions = self._part_memo, self._conclusions
-        for memo in (part_memo, conclusions):  # bounded; only ever large if rules read profile numbers
+        memos, conclusions = self._part_memos, self._conclusions
+        for memo in (*memos, conclusions):  # bounded; only ever large if rules read profile numbers
             if len(memo) > PIECE_MEMO_SIZE:
                 memo.clear()
-        pieces = self._pieces
-        part_keys = [
-            [(part.fact_type, read(answers), *(_profile(profile, f) for f in fields)) for part, read, fields in pieces]
-            if self._profile_fields
-            else [(part.fact_type, read(answers)) for part, read, _ in pieces]
-            for answers, profile in variants
-        ]
-        missing: dict[tuple, dict[str, Any]] = {}
-        for keys, (answers, profile) in zip(part_keys, variants):
-            for piece, key in zip(pieces, keys):
-                if key not in part_memo and key not in missing:
-                    missing[key] = self._part_fact(piece, answers, profile)
+        part_keys = [self._part_keys(answers, profile) for answers, profile in variants]
+        found = [list(map(dict.get, memos, keys)) for keys in part_keys]  # None where a part is not memoised
+        missing: dict[tuple[int, Any], dict[str, Any]] = {}
+        for keys, firings, (answers, profile) in zip(part_keys, found, variants):
+            if None in firings:
+                for i, key in enumerate(keys):
+                    if firings[i] is None and (i, key) not in missing:
+                        missing[i, key] = self._part_fact(self._pieces[i], answers, profile)
         if missing:
-            part_memo.update(zip(missing, self._parts.fire(list(missing.values()))))
+            for (i, key), fired in zip(missing, self._parts.fire(list(missing.values()))):
+                memos[i][key] = fired
+            found = [list(map(dict.get, memos, keys)) for keys in part_keys]
         program = self._engine.program
         scored = self._scored
         tallies: list[tuple] = []  # the conclusion key of each variant
-        for keys, (answers, profile) in zip(part_keys, variants):
+        for firings, (answers, profile) in zip(found, variants):
             votes: list = []
             overrides: list = []
-            for key in keys:
-                part_votes, part_overrides = part_memo[key]
+            for part_votes, part_overrides in firings:
                 votes += part_votes
                 overrides += part_overrides
-            unanswered = sum(1 for i in scored if answers[i] == "u")
-            tallies.append(self._conclusion_key(tally(program, votes, overrides, unanswered), answers, profile))
+            tallies.append(self._conclusion_key(tally(program, votes, overrides, scored(answers).count("u")), answers, profile))
         todo = list({key: None for key in tallies if key not in conclusions})
         if todo:
             names = self._engine.program.conclusion_reads
             facts = [{"t": "tally", **{n: v for n, v in zip(names, key) if v is not None}} for key in todo]
             conclusions.update(zip(todo, self._engine.conclude(facts)))
         return [conclusions[key] for key in tallies]
+
+    def _part_keys(self, answers: str, profile: dict[str, Any]) -> list[Any]:
+        """What each part reads of a variant: its answers' letters, with its profile values if it reads any."""
+        keys = [read(answers) for _, read, _ in self._pieces]
+        for i in self._profiled_parts:
+            keys[i] = (keys[i], *(_profile(profile, f) for f in self._pieces[i][2]))
+        return keys
 
     def _part_fact(self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
         part, _, _ = piece
