@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 from . import __version__
 from .answers import District, district_from_data, read_district
 from .compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
-from .model import Rules
+from .model import Factor, Rules
 from .output import GENERATOR_MARK
 from .rulebook import load_rules
 from .runtime import Engine, Outcome, Verdict
@@ -93,7 +93,7 @@ class Recommendation:
         level = rules.policy.levels[self.confidence].label.lower()
         who = self.district.name
         if self.decided_by == "override":
-            override = next(o for o in rules.overrides if o.id == self.deciding_override)
+            override = rules.index.overrides[self.deciding_override]
             why = f"a deciding condition applies: {_first_sentence(override.reason)}"
         elif self.decided_by == "tie_break":
             why = f"the answers are evenly balanced, and {_lower_first(_first_sentence(rules.policy.tie_break_reason))}"
@@ -107,58 +107,46 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: see README, "Output"."""
         rules = self.rules
+        index = rules.index
         outcome = self.outcome
-        factor_by_rule = {f.id: f for f in rules.factors}
-        override_by_id = {o.id: o for o in rules.overrides}
-        derived_by_id = {d.id: d for d in rules.derived}
-        voted = {factor_by_rule[v].question: factor_by_rule[v] for v in outcome.votes}
+        factors = index.factors
+        overrides = index.overrides
+        voted = {factors[v].question: factors[v] for v in outcome.votes}
+        derived = outcome.derived
+        deciding = self.deciding_override
         district = self.district
         return {
             "generator": f"{GENERATOR_MARK} {__version__}",
             "district": {"name": district.name, "id": district.id, "profile": district.profile, "notes": district.notes},
             "recommendation": {
                 "option": self.option,
-                "label": rules.option(self.option).label,
+                "label": index.options[self.option].label,
                 "confidence": self.confidence,
                 "confidence_label": rules.policy.levels[self.confidence].label,
                 "decided_by": self.decided_by,
                 "decided_by_rule": outcome.decision_rule,
                 "summary": self.summary(),
-                "needs_review": any(override_by_id[o].effect == "review" for o in outcome.overrides),
+                "needs_review": any(overrides[o].effect == "review" for o in outcome.overrides),
             },
             "scores": dict(outcome.scores),
             "metrics": dict(outcome.metrics),
             "answers": {
-                q: {
-                    "value": value,
-                    "source": "derived" if q in outcome.derived else ("unknown" if value == "unknown" else "answered"),
-                    **(
-                        {"rule": outcome.derived[q], "explanation": derived_by_id[outcome.derived[q]].explanation}
-                        if q in outcome.derived
-                        else {}
-                    ),
-                }
+                q: (
+                    {"value": value, "source": "derived", "rule": derived[q], "explanation": index.derived[derived[q]].explanation}
+                    if q in derived
+                    else {"value": value, "source": "unknown" if value == "unknown" else "answered"}
+                )
                 for q, value in outcome.answers.items()
             },
-            "factors": [
-                {
-                    "question": q,
-                    "answer": outcome.answers[q],
-                    "favours": voted[q].favours if q in voted else None,
-                    "weight": voted[q].weight if q in voted else 0,
-                    "rationale": voted[q].rationale if q in voted else None,
-                    "rule": voted[q].id if q in voted else None,
-                }
-                for q in outcome.answers
-            ],
+            "factors": [_factor_entry(q, value, voted.get(q)) for q, value in outcome.answers.items()],
             "overrides": [
                 {
                     "id": o,
-                    "effect": override_by_id[o].effect,
-                    "option": override_by_id[o].option,
-                    "reason": override_by_id[o].reason,
-                    "revisit_when": override_by_id[o].revisit_when,
-                    "decided": o == self.deciding_override,
+                    "effect": overrides[o].effect,
+                    "option": overrides[o].option,
+                    "reason": overrides[o].reason,
+                    "revisit_when": overrides[o].revisit_when,
+                    "decided": o == deciding,
                 }
                 for o in outcome.overrides
             ],
@@ -179,11 +167,25 @@ class Recommendation:
                 }
                 for w in self.flips
             ],
-            "next_steps": [{"id": n, "text": _next_step_text(rules, n)} for n in outcome.next_steps],
+            "next_steps": [{"id": n, "text": index.next_steps[n].text} for n in outcome.next_steps],
             "rules": {"version": rules.version, "digest": rules.digest},
             "facts": list(outcome.facts),
-            "trace": [{"rule": f.rule, "kind": f.kind, "facts": [f.fact]} for f in outcome.trace],
+            "trace": [{"rule": rule, "kind": kind, "facts": [fact]} for rule, kind, fact in outcome.trace],
         }
+
+
+def _factor_entry(question: str, answer: str, factor: Factor | None) -> dict[str, Any]:
+    """A question's entry in the JSON `factors`: the vote its answer cast, if any."""
+    if factor is None:
+        return {"question": question, "answer": answer, "favours": None, "weight": 0, "rationale": None, "rule": None}
+    return {
+        "question": question,
+        "answer": answer,
+        "favours": factor.favours,
+        "weight": factor.weight,
+        "rationale": factor.rationale,
+        "rule": factor.id,
+    }
 
 
 class Advisor:
@@ -303,10 +305,6 @@ def _count(options: Iterable[str]) -> dict[str, int]:
     for option in options:
         counts[option] = counts.get(option, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def _next_step_text(rules: Rules, step_id: str) -> str:
-    return next(n.text for n in rules.next_steps if n.id == step_id)
 
 
 def _first_sentence(text: str) -> str:

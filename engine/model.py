@@ -5,6 +5,7 @@ Built only from schema-valid data (see `rulebook.py`), so constructors trust sha
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Union
 
@@ -226,6 +227,18 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class RulesIndex:
+    """The rules' elements by id."""
+
+    options: dict[str, Option]
+    questions: dict[str, Question]
+    factors: dict[str, Factor]
+    overrides: dict[str, Override]
+    derived: dict[str, Derived]
+    next_steps: dict[str, NextStep]
+
+
+@dataclass(frozen=True)
 class Rules:
     """Everything in a rules directory, checked; `digest` identifies the content."""
 
@@ -247,11 +260,23 @@ class Rules:
     def version(self) -> str:
         return self.manifest.version
 
+    @functools.cached_property
+    def index(self) -> RulesIndex:
+        """Built once: every district's JSON and document looks elements up by id."""
+        return RulesIndex(
+            options={o.id: o for o in self.options},
+            questions={q.id: q for q in self.questions},
+            factors={f.id: f for f in self.factors},
+            overrides={o.id: o for o in self.overrides},
+            derived={d.id: d for d in self.derived},
+            next_steps={n.id: n for n in self.next_steps},
+        )
+
     def option(self, option_id: str) -> Option:
-        return next(o for o in self.options if o.id == option_id)
+        return self.index.options[option_id]
 
     def question(self, question_id: str) -> Question:
-        return next(q for q in self.questions if q.id == question_id)
+        return self.index.questions[question_id]
 
     def all_rule_ids(self) -> list[str]:
         """Ids of every YAML rule that compiles to an engine rule (for coverage)."""
