@@ -44,17 +44,17 @@ from . import __version__
 from .batch_input import BatchInput, Record, RowError
 from .batch_report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from .batch_pool import Runner, start_workers
-from .batch_worker import EXTENSIONS, Result, StageTimes, Task, WorkerConfig
+from .batch_worker import Result, StageTimes, Task, WorkerConfig
 from .compiler import FORMAT_TAG
 from .cores import usable_cores
 from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from .model import Rules
-from .output import GENERATOR_MARK
+from .output import GENERATOR_MARK, remove_ours
 from .paths import display, templates_dir
 from .progress import ProgressEvent, Reporter, reporter_for
 from .rulebook import load_rules
-from .slugs import district_slug, links_in, safe_name
+from .slugs import EXTENSIONS, district_slug, links_in, safe_name
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -74,6 +74,7 @@ class BatchConfig:
     formats: tuple[str, ...] = ("md",)
     workers: int | None = None  # default: the cores this process may use (cores.usable_cores)
     force: bool = False
+    prune: bool = False  # remove the documents of earlier runs that this run did not produce (`Manifest.stale`)
     rules: Path | None = None
     templates: Path | None = None
     template: str | None = None  # a template name (in `templates`) or file for md/html, else each format's own
@@ -94,6 +95,8 @@ class BatchResult:
     options: Counter = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS
     notices: list[str] = field(default_factory=list)  # about the input as a whole, e.g. unknown columns
+    stale: list[str] = field(default_factory=list)  # earlier runs' documents this run did not produce, left in place
+    pruned: list[str] = field(default_factory=list)  # the same, removed (--prune)
     times: StageTimes = field(default_factory=StageTimes)
     read_seconds: float = 0.0  # the parent: reading, splitting and planning rows
     wait_seconds: float = 0.0  # the parent: waiting for workers' results
@@ -213,7 +216,11 @@ class _Run:
                 runner = None
                 _sweep_temporaries(self.out, _DOCUMENT_TEMPORARY)  # a worker that died may have left one
             summary.commit()
-            manifest.finish()
+            stale = manifest.stale()
+            if self.config.prune:
+                self.result.pruned = [name for name in stale if remove_ours(self.out / name)]
+            self.result.stale = [name for name in stale if name not in self.result.pruned]
+            manifest.finish(self.result.stale)
         except BaseException:
             if runner is not None:
                 runner.terminate()
@@ -414,6 +421,7 @@ def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         formats=tuple(part for part in str(args.format).split(",") if part.strip()),
         workers=args.workers,
         force=args.force,
+        prune=args.prune,
         rules=args.rules,
         templates=getattr(args, "templates", None),
         template=getattr(args, "template", None),
@@ -434,8 +442,20 @@ def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if result.failed > SHOWN_ERRORS:
         more = result.failed - SHOWN_ERRORS
         stderr.write(f"... and {more} more failed rows; see {display(result.out / SUMMARY_NAME)}\n")
+    folder = display(result.out)
+    if result.pruned:
+        stderr.write(f"removed {_documents(result.pruned)} of earlier runs from {folder}\n")
+    if result.stale:
+        stderr.write(
+            f"{_documents(result.stale)} in {folder} (e.g. {result.stale[0]}) came from earlier runs: districts no longer "
+            "in the input, rows that failed this time, or a format not asked for now; --prune removes them\n"
+        )
     stdout.write(result.summary_line() + "\n")
     return result.exit_code
+
+
+def _documents(names: list[str]) -> str:
+    return f"{len(names):,} document{'' if len(names) == 1 else 's'}"
 
 
 @contextlib.contextmanager

@@ -29,8 +29,7 @@ from .batch_rows import RowProblem, to_district
 from .errors import AdvisorError, EngineError, InputError
 from .compact_json import compact_bytes
 from .output import ForeignFile, OutputFolder
-
-EXTENSIONS = {"md": "md", "html": "html", "json": "json"}
+from .slugs import EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", default="md", metavar="FORMATS", help="comma-separated: md, html, json (default: md)")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
+    sub.add_argument(
+        "--prune", action="store_true",
+        help="remove the documents earlier runs wrote that this run did not (districts gone from the input or failed)",
+    )
     sub.add_argument("--quiet", action="store_true", help="no progress output")
     sub.add_argument(
         "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"

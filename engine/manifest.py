@@ -11,8 +11,9 @@ its documents are on disk. Entries wait in memory until the next flush (`Manifes
 then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of
 the run, and come at least every `MAX_FLUSH_WAIT` seconds. A run that is interrupted journals what it finished; one that is killed resumes from its
 last flush (the last entry of a slug wins). At the end of a run the journal is compacted:
-replaced, atomically, by the entries of the districts in this run's input, in input order. A lock
-keeps two runs out of one folder.
+replaced, atomically, by the entries of the districts in this run's input, in input order, then
+a line `{"stale": [...]}` naming the documents of earlier runs left in the folder (`stale`; batch
+--prune removes them). A lock keeps two runs out of one folder.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from typing import IO, Iterator
 from . import __version__
 from .compact_json import compact
 from .errors import InputError, SourceLocation
-from .output import GENERATOR_MARK
+from .output import GENERATOR_MARK, our_file
 from .paths import display
+from .slugs import document_name
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
     import fcntl
@@ -63,7 +65,10 @@ class Entry:
 
     @classmethod
     def from_json(cls, line: str) -> "Entry":
-        data = json.loads(line)
+        return cls.from_data(json.loads(line))
+
+    @classmethod
+    def from_data(cls, data: dict) -> "Entry":
         data["outputs"] = tuple(data["outputs"])
         data["open_questions"] = tuple(data["open_questions"])
         return cls(**data)
@@ -101,6 +106,9 @@ class Manifest:
         self._next_flush = 0.0
         self._compact: IO[str] | None = None
         self._compact_path: str | None = None
+        self._kept: set[str] = set()  # the files this run's entries list
+        self._kept_lines: set[str] = set()  # this run's entries, as written
+        self._stale: set[str] = set()  # files an earlier run found stale and left (`stale`)
 
     @property
     def exists(self) -> bool:
@@ -150,9 +158,16 @@ class Manifest:
             except ValueError:
                 return
             for line in handle:
-                slug = _slug_of(line)
-                if slug is not None:
-                    self._lines[slug] = line.rstrip("\n")
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a crash
+                if not isinstance(data, dict):
+                    continue
+                if isinstance(data.get("slug"), str):
+                    self._lines[data["slug"]] = line.rstrip("\n")
+                elif isinstance(data.get("stale"), list):
+                    self._stale.update(name for name in data["stale"] if isinstance(name, str))
 
     def get(self, slug: str) -> Entry | None:
         line = self._lines.get(slug)
@@ -178,6 +193,8 @@ class Manifest:
         assert self._compact is not None
         line = entry.to_json()
         self._compact.write(line + "\n")
+        self._kept.update(entry.outputs)
+        self._kept_lines.add(line)
         if new:
             self._pending.append(line)
 
@@ -198,9 +215,25 @@ class Manifest:
         took = time.monotonic() - start
         self._next_flush = time.monotonic() + min(FLUSH_SPACING * took, MAX_FLUSH_WAIT)
 
-    def finish(self) -> None:
-        """Replace the journal by the compacted manifest."""
+    def stale(self) -> list[str]:
+        """Documents that earlier runs wrote and this run did not, still in the folder and still
+        ours (a file someone put in a document's place is not): of districts no longer in the
+        input, whose rows failed this time, or of a format no longer asked for. Call it once every
+        entry of this run is kept."""
+        earlier = set(self._stale)
+        for slug, line in self._lines.items():
+            entry = self.get(slug) if line not in self._kept_lines else None  # an unchanged district: nothing stale
+            if entry is not None:
+                earlier.update(entry.outputs)
+        # names only from a file anyone could edit: documents' names, never paths
+        return sorted(name for name in earlier - self._kept if document_name(name) and our_file(self.folder / name))
+
+    def finish(self, stale: list[str]) -> None:
+        """Replace the journal by the compacted manifest; it remembers the `stale` documents left in
+        the folder, so that a later run (with --prune) still knows them."""
         assert self._compact is not None and self._compact_path is not None
+        if stale:
+            self._compact.write(json.dumps({"stale": stale}, ensure_ascii=False) + "\n")
         self.flush()  # the documents on disk before the manifest that lists them
         self._sync(self._compact)
         self._compact.close()
@@ -240,7 +273,9 @@ class Manifest:
             handle.readline()
             for line in handle:
                 if line.strip():
-                    yield Entry.from_json(line)
+                    data = json.loads(line)
+                    if "slug" in data:  # not the list of stale documents (`finish`)
+                        yield Entry.from_data(data)
 
     @staticmethod
     def _sync(handle: IO[str]) -> None:
@@ -250,12 +285,3 @@ class Manifest:
 
 def _header() -> str:
     return json.dumps({"generator": f"{GENERATOR_MARK} {__version__}", "manifest": MANIFEST_FORMAT})
-
-
-def _slug_of(line: str) -> str | None:
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None  # a line cut short by a crash
-    slug = data.get("slug") if isinstance(data, dict) else None
-    return slug if isinstance(slug, str) else None

@@ -29,6 +29,22 @@ def made_by_us(path: Path) -> bool:
         return False
 
 
+def our_file(path: Path) -> bool:
+    """A file (not a symbolic link) that this tool wrote."""
+    return not path.is_symlink() and made_by_us(path)
+
+
+def remove_ours(path: Path) -> bool:
+    """Delete `path` if it is a file this tool wrote; whether it did."""
+    if not our_file(path):
+        return False
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
 class ForeignFile(InputError):
     """A file that rostering-advisor did not write stands where it would write."""
 

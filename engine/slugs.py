@@ -20,6 +20,7 @@ from typing import Container
 
 MAX_SLUG = 80
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+EXTENSIONS = {"md": "md", "html": "html", "json": "json"}  # a document's file name extension, by format
 
 _DIGEST_CHARS = 10
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
@@ -68,6 +69,12 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
     if linked and (folder / name).resolve().parent != folder.resolve():
         raise ValueError(f"{name} is a link to a place outside {folder}")
     return name
+
+
+def document_name(name: str) -> bool:
+    """Whether `name` is one that batch mode gives a document (`slug.extension`): never a path."""
+    stem, dot, extension = name.rpartition(".")
+    return bool(dot) and extension in EXTENSIONS.values() and SLUG_PATTERN.match(stem) is not None
 
 
 def links_in(folder: Path) -> frozenset[str]:
