@@ -141,14 +141,6 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
             markup = MarkdownText if self.markdown else Markup
             self.tokens = {k: v for k, v in tokens.items() if type(v) is markup}  # made by markup(): printed as they are
 
-    def make_globals(self, d: Any) -> dict[str, Any]:
-        """A template's globals as a plain dict, where Jinja makes a `ChainMap` over the environment's:
-        every render copies them twice (its context, and each `import` checks them), which a
-        ChainMap does in Python, key by key: ~3% of a document's time. The environment's globals
-        are complete before any template but the format's file is loaded (`load_format`), and that
-        file reads neither `f` nor `m` from them, so nothing is missed."""
-        return {**self.globals, **(d or {})}
-
     # --- what may be read and called ---------------------------------------------------------
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
