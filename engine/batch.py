@@ -317,6 +317,7 @@ class _Run:
                 self.manifest.keep(outcome, new=False)
             elif outcome.error is not None:
                 result.failed += 1
+                self.manifest.orphan(outcome.outputs)
                 if len(result.errors) < KEPT_ERRORS:
                     result.errors.append(outcome.error)
                 summary.row(record.district_id, record.district_name, error=str(outcome.error))

@@ -174,9 +174,11 @@ class Worker:
         """Write a district's documents; a file this tool did not write is never replaced, whatever the options."""
         start = time.perf_counter()
         problems = []
+        written = []
         for name, text in documents:
             try:
                 self.folder.write(name, text, force=name in task.owned)
+                written.append(name)
             except ForeignFile:
                 reason = f"{name} already exists and was not written by rostering-advisor; move it away to write this district"
                 problems.append(CellProblem(None, "", reason))
@@ -184,8 +186,8 @@ class Worker:
                 problems.append(CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({name})"))
         times.write += time.perf_counter() - start
         row = task.record.row
-        if problems:
-            return Result(row, task.slug, error=RowError(row, tuple(problems)))
+        if problems:  # the documents it did write are named, so the batch can tell them from older ones
+            return Result(row, task.slug, outputs=tuple(written), error=RowError(row, tuple(problems)))
         return Result(
             row,
             task.slug,

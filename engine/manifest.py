@@ -108,7 +108,10 @@ class Manifest:
         self._compact_path: str | None = None
         self._kept: set[str] = set()  # the files this run's entries list
         self._kept_lines: set[str] = set()  # this run's entries, as written
-        self._stale: set[str] = set()  # files an earlier run found stale and left (`stale`)
+        # documents no entry names any more: found stale by an earlier run, or named by an entry that
+        # a later one of the same district replaced (a run stopped after it narrowed the formats)
+        self._stale: set[str] = set()
+        self._orphans: set[str] = set()  # written by this run for districts that then failed (`orphan`)
 
     @property
     def exists(self) -> bool:
@@ -165,6 +168,9 @@ class Manifest:
                 if not isinstance(data, dict):
                     continue
                 if isinstance(data.get("slug"), str):
+                    replaced = self._lines.get(data["slug"])
+                    if replaced is not None:
+                        self._stale.update(_outputs(replaced))
                     self._lines[data["slug"]] = line.rstrip("\n")
                 elif isinstance(data.get("stale"), list):
                     self._stale.update(name for name in data["stale"] if isinstance(name, str))
@@ -198,6 +204,11 @@ class Manifest:
         if new:
             self._pending.append(line)
 
+    def orphan(self, names: tuple[str, ...]) -> None:
+        """Documents this run wrote for a district whose row then failed (another of its files could
+        not be written): not stale in this run, but named in the manifest for later ones."""
+        self._orphans.update(names)
+
     def flush_when_due(self) -> None:
         if self._pending and time.monotonic() >= self._next_flush:
             self.flush()
@@ -221,19 +232,21 @@ class Manifest:
         input, whose rows failed this time, or of a format no longer asked for. Call it once every
         entry of this run is kept."""
         earlier = set(self._stale)
-        for slug, line in self._lines.items():
-            entry = self.get(slug) if line not in self._kept_lines else None  # an unchanged district: nothing stale
-            if entry is not None:
-                earlier.update(entry.outputs)
+        for line in self._lines.values():
+            if line not in self._kept_lines:  # a district kept unchanged leaves nothing stale
+                earlier.update(_outputs(line))
         # names only from a file anyone could edit: documents' names, never paths
-        return sorted(name for name in earlier - self._kept if document_name(name) and our_file(self.folder / name))
+        return sorted(
+            name for name in earlier - self._kept - self._orphans if document_name(name) and our_file(self.folder / name)
+        )
 
     def finish(self, stale: list[str]) -> None:
         """Replace the journal by the compacted manifest; it remembers the `stale` documents left in
-        the folder, so that a later run (with --prune) still knows them."""
+        the folder, and this run's orphans, so that a later run (with --prune) still knows them."""
         assert self._compact is not None and self._compact_path is not None
-        if stale:
-            self._compact.write(json.dumps({"stale": stale}, ensure_ascii=False) + "\n")
+        remembered = sorted(set(stale) | {name for name in self._orphans if (self.folder / name).is_file()})
+        if remembered:
+            self._compact.write(json.dumps({"stale": remembered}, ensure_ascii=False) + "\n")
         self.flush()  # the documents on disk before the manifest that lists them
         self._sync(self._compact)
         self._compact.close()
@@ -285,3 +298,12 @@ class Manifest:
 
 def _header() -> str:
     return json.dumps({"generator": f"{GENERATOR_MARK} {__version__}", "manifest": MANIFEST_FORMAT})
+
+
+def _outputs(line: str) -> list[str]:
+    """The file names an entry's line lists (none, if it cannot be read)."""
+    try:
+        outputs = json.loads(line).get("outputs")
+    except (ValueError, AttributeError):
+        return []
+    return [name for name in outputs if isinstance(name, str)] if isinstance(outputs, list) else []

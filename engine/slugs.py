@@ -23,7 +23,8 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EXTENSIONS = {"md": "md", "html": "html", "json": "json"}  # a document's file name extension, by format
 
 _DIGEST_CHARS = 10
-_RESERVED = {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
+# device names on Windows, and `index` (index.html is the batch's own page)
+_RESERVED = {"con", "prn", "aux", "nul", "index"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
 _HYPHENS = re.compile(r"-{2,}")
 _DROPPED = {"Mn", "Cc", "Cf"}  # combining accents, control and format characters vanish
 _CONTROL = {code for code in (*range(32), 127) if chr(code) not in "\t\n\r"}  # whitespace separates words
@@ -62,7 +63,7 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
     names the symbolic links in `folder` when the caller listed them once (`links_in`): a batch
     then makes no system call per file.
     """
-    if not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG or slug in _RESERVED:
+    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_SLUG or slug in _RESERVED:
         raise ValueError(f"'{slug}' is not a safe file name")
     name = f"{slug}.{extension}"
     linked = name in links if links is not None else os.path.islink(folder / name)
@@ -74,7 +75,7 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
 def document_name(name: str) -> bool:
     """Whether `name` is one that batch mode gives a document (`slug.extension`): never a path."""
     stem, dot, extension = name.rpartition(".")
-    return bool(dot) and extension in EXTENSIONS.values() and SLUG_PATTERN.match(stem) is not None
+    return bool(dot) and extension in EXTENSIONS.values() and SLUG_PATTERN.fullmatch(stem) is not None and stem not in _RESERVED
 
 
 def links_in(folder: Path) -> frozenset[str]:

@@ -505,17 +505,37 @@ def test_documents_earlier_runs_wrote_and_this_run_did_not_are_reported_then_pru
     assert (again.stale, again.pruned, again.skipped) == ([], [], 2)
 
 
-def test_an_interrupted_run_neither_reports_nor_prunes_earlier_documents(tmp_path: Path) -> None:
+def test_a_run_stopped_after_narrowing_the_formats_leaves_no_document_unaccounted_for(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert batch(DATA / "basic.csv", out, formats=("md", "json")).exit_code == 0
+    documents = sorted(p.name for p in out.iterdir() if p.suffix == ".md")
+    stopped = BatchConfig(DATA / "basic.csv", out, formats=("json",), workers=1, rules=RULES, date="2026-01-05", prune=True, chunk_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(stopped, hook=interrupt)
+    assert documents == sorted(p.name for p in out.iterdir() if p.suffix == ".md")  # a stopped run removes nothing
+    # the journal now holds json-only entries for the first chunk: their .md must not be forgotten
+    assert batch(DATA / "basic.csv", out, formats=("json",)).stale == documents
+    assert batch(DATA / "basic.csv", out, formats=("json",), prune=True).pruned == documents
+    assert not any(p.suffix == ".md" for p in out.iterdir())
+
+
+def test_a_document_written_for_a_row_that_then_failed_is_not_pruned_by_that_run(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert batch(DATA / "basic.csv", out, formats=("md",)).exit_code == 0
-    before = sorted(p.name for p in out.iterdir())
-    source = write_csv(tmp_path / "other.csv", [f"05{n:05d},District {n},{n * 100},,yes,no,yes" for n in range(1, 7)])
-    with pytest.raises(KeyboardInterrupt):
-        run_batch(
-            BatchConfig(source, out, formats=("md",), workers=1, rules=RULES, date="2026-01-05", prune=True, chunk_size=2),
-            hook=interrupt,
-        )
-    assert set(before) <= {p.name for p in out.iterdir()}
+    penasco = summary(out)[2]["outputs"]
+    json_name = penasco.replace(".md", ".json")
+    (out / json_name).write_text("{}\n", encoding="utf-8")  # someone's own file, where the JSON would go
+    result = batch(DATA / "basic.csv", out, formats=("md", "json"), prune=True, force=True)
+    assert (result.failed, result.pruned, result.stale) == (1, [], [])
+    assert (out / penasco).is_file()  # written again by this run, and kept
+    assert (out / json_name).read_text(encoding="utf-8") == "{}\n"
+    # no entry names that Markdown (its district failed), but the manifest still does: once the
+    # district is gone from the input, the next run knows the document is from an earlier run
+    lines = (DATA / "basic.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    without = tmp_path / "without.csv"
+    without.write_text("".join(line for line in lines if not line.startswith(("4800002", "line two"))), encoding="utf-8")
+    again = batch(without, out, formats=("md", "json"))
+    assert (again.districts, again.failed, again.stale) == (3, 0, [penasco])
 
 
 def test_prune_removes_only_documents_in_the_folder_whatever_the_manifest_says(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def test_readable_slugs() -> None:
     assert district_slug("0621450", "Lakeview Unified School District") == "0621450-lakeview-unified-school-district"
     assert district_slug(None, "Peñasco ISD") == "penasco-isd"
     assert district_slug("CON", None) == "district-con"
+    assert district_slug(None, "Index") == "district-index"  # index.html is the batch's own page
     assert district_slug("../../etc", None) == "etc"
     assert district_slug("a\tb", "x\x00y") == "a-b-xy"  # whitespace separates, control characters vanish
     assert slugify("Coeur d'Alene") == "coeur-d-alene"
