@@ -680,12 +680,12 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
     lines += ["### Version", ""]
     for error in report.version.errors:
         lines.append(f"- ❌ **Error:** {error}")
-    if report.version.ok:
-        if report.version.base != report.version.head:
+    if report.version.ok:  # a bump without a rule change is only a note (check_version)
+        if report.version.content_changed:
             lines.append(f"- ✅ Version bumped: {report.version.base} → {report.version.head}")
-        elif not report.version.content_changed:
+        elif report.version.base == report.version.head:
             lines.append(f"- ✅ Rules unchanged; version {report.version.head}")
-    lines += [f"- {note}" for note in report.version.notes]
+    lines += [f"- ⚠️ {note}" for note in report.version.notes]
     lines += ["", f"### Rule changes ({len(report.rule_changes)})", ""]
     if report.rule_changes:
         lines += ["| where | rule | change |", "|---|---|---|"]

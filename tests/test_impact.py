@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.impact import ImpactReport, compare, diff_rules, load_districts, load_version
+from engine.impact import ImpactReport, compare, diff_rules, load_districts, load_version, render_markdown
 from engine.rulebook import load_rules
 
 from .conftest import ROOT, RULES, copy_rules, position
@@ -110,8 +110,25 @@ def test_a_bumped_version_passes_the_check(tmp_path: Path) -> None:
     )
     result = compare(load_version(RULES), load_version(bumped), workers=2)  # outcomes come from the cache
     assert result.version.ok and result.version.notes == ()
+    assert _version_section(render_markdown(result)) == [f"- ✅ Version bumped: {VERSION} → 9.0.0"]
     assert [c.id for c in result.rule_changes] == ["manifest", "clever_customer.no"]
     assert result.exit_code == 1  # advice still changes
+
+
+def test_the_version_section_says_one_thing_per_case(tmp_path: Path) -> None:
+    # base and head differ only in the version and the changelog: a note, not a "✅ Version bumped"
+    bumped_only = copy_rules(
+        tmp_path / "bumped", ("manifest.yaml", f"version: {VERSION}\n", "version: 9.0.0\n")
+    )
+    section = _version_section(render_markdown(compare(load_version(RULES), load_version(bumped_only), workers=1)))
+    assert section == [f"- ⚠️ the version changed ({VERSION} → 9.0.0) but the rules did not"]
+    section = _version_section(render_markdown(compare(load_version(RULES), load_version(RULES), workers=1)))
+    assert section == [f"- ✅ Rules unchanged; version {VERSION}"]
+
+
+def _version_section(markdown: str) -> list[str]:
+    lines = markdown.split("### Version\n\n", 1)[1].split("\n\n", 1)[0]
+    return lines.splitlines()
 
 
 def test_markdown_report_from_the_command(changed: Path, report: ImpactReport, capsys: pytest.CaptureFixture[str]) -> None:
