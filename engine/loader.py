@@ -89,6 +89,8 @@ class Document:
             if probe in self.values:
                 return self.values[probe]
             probe = probe[:-1]
+        if not self.values:  # data made in Python (`district_from_data`): no lines to point at, only the path
+            return SourceLocation(self.file)
         return self.values.get((), SourceLocation(self.file, 1, 1))
 
 

@@ -108,7 +108,7 @@ def test_python_api_errors_name_the_path(advisor: Advisor) -> None:
     with pytest.raises(InputError) as caught:
         advisor.recommend({"district": {"name": "A"}, "answers": {"sftp_daily": "perhaps"}})
     assert str(caught.value) == (
-        "<district>:1:1: the answer to 'sftp_daily' must be yes, no or unknown, got 'perhaps' (at answers.sftp_daily)"
+        "<district>: the answer to 'sftp_daily' must be yes, no or unknown, got 'perhaps' (at answers.sftp_daily)"
     )
 
 
