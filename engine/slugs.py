@@ -63,7 +63,7 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
     names the symbolic links in `folder` when the caller listed them once (`links_in`): a batch
     then makes no system call per file.
     """
-    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_SLUG or slug in _RESERVED:
+    if not _safe_slug(slug):
         raise ValueError(f"'{slug}' is not a safe file name")
     name = f"{slug}.{extension}"
     linked = name in links if links is not None else os.path.islink(folder / name)
@@ -75,7 +75,11 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
 def document_name(name: str) -> bool:
     """Whether `name` is one that batch mode gives a document (`slug.extension`): never a path."""
     stem, dot, extension = name.rpartition(".")
-    return bool(dot) and extension in EXTENSIONS.values() and SLUG_PATTERN.fullmatch(stem) is not None and stem not in _RESERVED
+    return bool(dot) and extension in EXTENSIONS.values() and _safe_slug(stem)
+
+
+def _safe_slug(slug: str) -> bool:
+    return SLUG_PATTERN.fullmatch(slug) is not None and len(slug) <= MAX_SLUG and slug not in _RESERVED
 
 
 def links_in(folder: Path) -> frozenset[str]:
