@@ -47,6 +47,7 @@ from markupsafe import Markup
 
 from .escaping import MarkdownText, html_finalize, markdown_finalize
 from .render_limits import time_limit
+from .template_codegen import JoinedOutput
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
     """A sandboxed Jinja environment for one output format ("md" or "html")."""
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
+    code_generator_class = JoinedOutput  # one yield per run of output (template_codegen)
 
     def __init__(self, loader: BaseLoader, fmt: str, limits: Limits) -> None:
         markdown = fmt == "md"
