@@ -95,6 +95,8 @@ def markdown_finalize(value: object) -> str:
     if kind is str:
         escaped = _STRICT_CACHE.get(value)  # type: ignore[call-overload]
         return escaped if escaped is not None else cached_markdown_escape(value, True)  # type: ignore[arg-type]
+    if kind is int or kind is float:  # digits, `-`, `.`, `e`, `+`, inf, nan: nothing to escape
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from engine import Advisor
 from engine.documents import Renderer
@@ -114,6 +115,12 @@ def test_finalize_prints_values_as_text() -> None:
     assert markdown_finalize("1. first") == "1\\. first"
     assert markdown_finalize(RulesText("Use (and keep) it!")) == "Use (and keep) it!"
     assert markdown_finalize("Use (and keep) it!") == "Use \\(and keep\\) it\\!"
+
+
+@given(st.one_of(st.integers(), st.floats()))
+def test_numbers_print_as_escaping_would_print_them(number: int | float) -> None:
+    """Numbers skip the escaping (a fast path): what they print must be what escaping gives."""
+    assert markdown_finalize(number) == markdown_escape(str(number))
 
 
 # --- whole documents ----------------------------------------------------------------------------
