@@ -123,7 +123,7 @@ def read_district(path: Path, rules: Rules, display: str | None = None) -> Distr
 
 def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> District:
     """Check already-parsed answers (the Python API); errors name `source` and the path."""
-    return district_from_document(Document(source, data), rules)
+    return district_from_document(Document(source, data, whole="the data"), rules)
 
 
 def district_from_document(doc: Document, rules: Rules) -> District:

@@ -78,6 +78,7 @@ class Document:
     data: Any
     keys: dict[PathKey, SourceLocation] = field(default_factory=dict)
     values: dict[PathKey, SourceLocation] = field(default_factory=dict)
+    whole: str = "the file"  # what messages call it as a whole; "the data" when made in Python
 
     def locate(self, path: PathKey, *, key: bool = False) -> SourceLocation:
         """The position of the value (or key) at `path`, else of its nearest located parent."""

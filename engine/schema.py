@@ -84,9 +84,9 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
             return Diagnostic(doc.locate(path + (key,), key=True), message, format_path(path))
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
-        what = "the file" if not path else format_path(path)
+        what = doc.whole if not path else format_path(path)
         return Diagnostic(doc.locate(path), f"{what} is missing the required field '{missing}'")
-    return Diagnostic(doc.locate(path), _message(error, path), format_path(path) if len(path) > 1 else "")
+    return Diagnostic(doc.locate(path), _message(error, path, doc.whole), format_path(path) if len(path) > 1 else "")
 
 
 def _intended(error: ValidationError) -> ValidationError:
@@ -223,16 +223,16 @@ def _range(schema: dict[str, Any]) -> str:
     return noun
 
 
-def _message(error: ValidationError, path: PathKey) -> str:
-    name = _field(path) if path else "the file"
+def _message(error: ValidationError, path: PathKey, whole: str) -> str:
+    name = _field(path) if path else whole
     schema = error.schema if isinstance(error.schema, dict) else {}
     got = describe(error.instance)
     kind = error.validator
     if kind == "type":
         if not path and error.instance is None:
-            return "the file is empty; expected a mapping of fields"
+            return f"{whole} is empty; expected a mapping of fields"
         if not path:
-            return f"the file must hold a mapping of fields, got {got}"
+            return f"{whole} must hold a mapping of fields, got {got}"
         if "minimum" in schema or "maximum" in schema:
             return f"{name} must be {_range(schema)}, got {got}"
         return f"{name} must be {_expected_type(schema)}, got {got}"

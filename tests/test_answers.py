@@ -110,6 +110,12 @@ def test_python_api_errors_name_the_path(advisor: Advisor) -> None:
     assert str(caught.value) == (
         "<district>: the answer to 'sftp_daily' must be yes, no or unknown, got 'perhaps' (at answers.sftp_daily)"
     )
+    with pytest.raises(InputError) as caught:  # the data as a whole is "the data": it is no file
+        advisor.recommend({"answers": {}})
+    assert str(caught.value) == "<district>: the data is missing the required field 'district'"
+    with pytest.raises(InputError) as caught:
+        advisor.recommend([])  # type: ignore[arg-type]
+    assert str(caught.value) == "<district>: the data must hold a mapping of fields, got a list"
 
 
 def test_answers_schema_lists_every_question(advisor: Advisor) -> None:
