@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from engine import Advisor
 from engine.documents import Renderer
@@ -146,6 +147,7 @@ RUNAWAYS = [
     ("{{ 10**9 * 'x' }}", "'\\*' would build more than"),
     ("{{ [0] * 10**9 }}", "'\\*' would build more than"),
     ("{{ 2 ** 100000 }}", "'\\*\\*' would compute a number"),
+    ("{{ 2.0 ** 100000 }}", "OverflowError"),
     ("{% for i in range(10**9) %}{% endfor %}", "range\\(\\) of more than"),
     ("{{ 'x'|center(10**9) }}", "a width above"),
     ("{{ 'x'|indent(10**9) }}", "a width above"),
@@ -388,3 +390,22 @@ def test_macros_nest_within_the_depth_cap_on_the_fast_path(folder: Path, rec) ->
     with pytest.raises(TemplateError, match="macros nested more than 64 deep"):
         render(folder, rec, source.replace("N", "100"))
     assert body(render(folder, rec, "{% macro k(a, b=2) %}{{ a }}{{ b }}{% endmacro %}{{ k(1) }}{{ k(1, b=3) }}")) == "1213\n"
+
+
+_NUMBER = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, min_value=-1e6, max_value=1e6))
+_EXPONENT = st.one_of(st.integers(-20, 20), st.floats(allow_nan=False, min_value=-20, max_value=20))
+
+
+@given(st.one_of(st.tuples(_NUMBER, st.sampled_from(["+", "*", "%"]), _NUMBER), st.tuples(_NUMBER, st.just("**"), _EXPONENT)))
+def test_arithmetic_on_numbers_is_python_arithmetic(case: tuple) -> None:
+    """The sandbox's checked operators give Python's result (or error) for numbers of a sane size."""
+    left, operator_, right = case
+    env = DocumentSandbox(TemplateFolder(ROOT / "templates"), "md", Limits())
+    try:
+        expected = env.binop_table[operator_](left, right)
+    except (ArithmeticError, ValueError) as error:
+        with pytest.raises(type(error)):
+            env.call_binop(None, operator_, left, right)
+        return
+    result = env.call_binop(None, operator_, left, right)
+    assert result == expected and type(result) is type(expected)
