@@ -77,6 +77,7 @@ def _refuse(message: str) -> SecurityError:
 
 
 _SIZED = (str, list, tuple)
+_NUMBERS = frozenset({int, float})  # not bool: `type(True) is bool`
 _ABSENT = object()
 _BUILTIN_METHOD = type({}.get)
 
@@ -225,6 +226,10 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
     # --- operators and ranges ------------------------------------------------------------------
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        kinds = (type(left), type(right))
+        if kinds[0] in _NUMBERS and kinds[1] in _NUMBERS and (operator_ == "+" or float in kinds):
+            # chart arithmetic: a sum of numbers, or a float result, cannot outgrow the checks below
+            return self.binop_table[operator_](left, right)
         limits = self.limits
         if operator_ == "*":
             for seq, times in ((left, right), (right, left)):
