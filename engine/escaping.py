@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import Markup, escape
+
 # Characters that are Markdown syntax wherever they appear (CommonMark, GitHub Flavored Markdown,
 # markdown-it): code spans, emphasis, links and images, raw HTML and autolinks, table cells,
 # strikethrough, GitHub math, and the backslash itself.
@@ -115,3 +117,16 @@ def html_finalize(value: object) -> object:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return value
+
+
+def html_print(value: object) -> str:
+    """What `{{ value }}` prints in HTML: `escape(html_finalize(value))`, as text to join (the
+    compiled templates call it: `template_codegen`). Numbers and markup, most of a chart, need
+    neither escaping nor a new `Markup`."""
+    kind = type(value)
+    if kind is Markup:
+        return value
+    if kind is int or kind is float:
+        return str(value)
+    return escape(html_finalize(value))
+

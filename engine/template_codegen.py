@@ -1,13 +1,15 @@
-"""Jinja's code generator, with one `yield` per output tag run instead of one per piece.
+"""Jinja's code generator, made to print less expensively: the same text, fewer steps.
 
-Jinja compiles `| {{ q.number }} | {{ q.text }} |` into five `yield`s; a Markdown advice document
-is ~400 of them, and resuming the template's generator and gathering what it yields is ~10% of
-the render's instructions (callgrind: 3.68 M -> 3.33 M per Markdown document, 8.80 M -> 8.38 M per
-HTML one).
-`JoinedOutput` compiles the same run into one `yield concat((...))` of the same pieces, each
-escaped and finalized exactly as before — Jinja's own code for output into a buffer (macros,
-`{% set %}` blocks), used for output that is yielded. Each piece stays on a line of its own, so an
-error in it is still reported at its template line.
+* One `yield` per run of output. Jinja compiles `| {{ q.number }} | {{ q.text }} |` into five
+  `yield`s, ~400 per Markdown advice document, and resuming the template's generator and gathering
+  what it yields is a tenth of a render. `JoinedOutput` compiles the run into one
+  `yield concat((...))` of the same pieces — Jinja's own code for output into a buffer (macros,
+  `{% set %}` blocks). Each piece stays on a line of its own, so an error in it is still reported
+  at its template line.
+* One call per printed value. In HTML, `escape(environment.finalize(x))` becomes
+  `environment.print_html(x)` (`escaping.html_print`: numbers and markup, most of an SVG chart,
+  skip the escape and the new `Markup`); in Markdown, `str(environment.finalize(x))` loses the
+  `str()`, since the sandbox's finalize returns a str already.
 
 It relies on the helpers Jinja 3.1's `CodeGenerator.visit_Output` is made of;
 tests/test_template_codegen.py renders every template both ways and compares.
@@ -22,7 +24,34 @@ from jinja2.compiler import CodeGenerator, Frame
 
 
 class JoinedOutput(CodeGenerator):
-    """A `CodeGenerator` that yields each output run as one string."""
+    """A `CodeGenerator` that yields each output run as one string, printing values with one call."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        printer = self._printer(frame, finalize)
+        if printer is None:
+            super()._output_child_pre(node, frame, finalize)
+        else:
+            self.write(printer)
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if self._printer(frame, finalize) is None:
+            super()._output_child_post(node, frame, finalize)
+        else:
+            self.write(")")
+
+    def _printer(self, frame: Frame, finalize: Any) -> str | None:
+        """One call that prints a value, where the environment's finalize is the sandbox's own:
+        in HTML `escape(environment.finalize(x))` is `environment.print_html(x)`; in Markdown
+        `str(environment.finalize(x))` is `environment.finalize(x)`, which gives a str already.
+        None: Jinja's code (a `{% autoescape %}` block, another environment)."""
+        if frame.eval_ctx.volatile or finalize.src != "environment.finalize(":
+            return None
+        markdown = getattr(self.environment, "markdown", None)
+        if markdown is True and not frame.eval_ctx.autoescape:
+            return "environment.finalize("
+        if markdown is False and frame.eval_ctx.autoescape:
+            return "environment.print_html("
+        return None
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
         if frame.buffer is not None or frame.require_output_check:

@@ -45,7 +45,7 @@ from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from .escaping import MarkdownText, html_finalize, markdown_finalize
+from .escaping import MarkdownText, html_finalize, html_print, markdown_finalize
 from .render_limits import time_limit
 from .template_codegen import JoinedOutput
 
@@ -91,6 +91,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
     code_generator_class = JoinedOutput  # one yield per run of output (template_codegen)
+    print_html = staticmethod(html_print)  # what compiled HTML templates print values with
 
     def __init__(self, loader: BaseLoader, fmt: str, limits: Limits) -> None:
         markdown = fmt == "md"
