@@ -28,6 +28,14 @@ def _stock_renderer(folder: Path = ROOT / "templates") -> Renderer:
     return renderer
 
 
+def _folder_with(tmp_path: Path, source: str) -> Path:
+    """A copy of the shipped templates with `source` as t.j2."""
+    folder = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", folder)
+    (folder / "t.j2").write_text(source, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def recommendations() -> list:
     advisor = Advisor.load(ROOT / "rules")
@@ -62,9 +70,7 @@ EDGES = {
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", EDGES)
 def test_edge_cases_render_as_jinja_would(fmt: str, case: str, tmp_path: Path, recommendations: list) -> None:
-    folder = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", folder)
-    (folder / "t.j2").write_text(EDGES[case], encoding="utf-8")
+    folder = _folder_with(tmp_path, EDGES[case])
     ours, stock = Renderer(folder), _stock_renderer(folder)
     expected = stock.render(recommendations[0], fmt, generated=DAY, template="t.j2")
     assert ours.render(recommendations[0], fmt, generated=DAY, template="t.j2") == expected
@@ -89,10 +95,8 @@ SOURCES = {
 @pytest.mark.parametrize("case", SOURCES)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_errors_name_the_line_of_the_failing_piece(case: str, fmt: str, tmp_path: Path, recommendations: list) -> None:
-    folder = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", folder)
     source = SOURCES[case]
-    (folder / "t.j2").write_text(source, encoding="utf-8")
+    folder = _folder_with(tmp_path, source)
     line = next(i for i, text in enumerate(source.splitlines(), start=1) if "nope" in text)
     with pytest.raises(TemplateError) as caught:
         Renderer(folder).render(recommendations[0], fmt, generated=DAY, template="t.j2")
