@@ -10,7 +10,7 @@ Two levels, both producing one line (whitespace, newlines included, collapses to
   that `(`, `)`, `!`, `{`, `}` inside the text stay as they are. Without an unescaped `[`, `]` or `<`
   they cannot form a link, an image or an autolink, and the raw Markdown stays readable.
 
-HTML needs nothing here: the HTML environment escapes every value with Jinja's autoescape.
+HTML is escaped as Jinja's autoescape does it (markupsafe); `html_print` is that, in one call.
 """
 
 from __future__ import annotations
@@ -129,4 +129,3 @@ def html_print(value: object) -> str:
     if kind is int or kind is float:
         return str(value)
     return escape(html_finalize(value))
-
