@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from make_districts import TOTAL_DISTRICTS, write_csv  # noqa: E402
 
-from engine.batch import BatchConfig, run_batch  # noqa: E402
+from engine.batch.run import BatchConfig, run_batch  # noqa: E402
 
 TARGET_RATE = 1_500
 TARGET_MB = 300
@@ -113,11 +113,11 @@ def reference_loop() -> float:
 
 def engine_split(csv_path: Path, rules: Path, rows: int) -> None:
     """Per district: the main evaluation versus the what-if variants, on a sample, in this process."""
-    from engine.advisor import Advisor
-    from engine.batch_input import BatchInput
-    from engine.batch_rows import to_district
-    from engine.compiler import encode_intake
-    from engine.runtime import MEMO_SIZE
+    from engine.evaluate.advisor import Advisor
+    from engine.batch.input import BatchInput
+    from engine.batch.rows import to_district
+    from engine.evaluate.compiler import encode_intake
+    from engine.evaluate.runtime import MEMO_SIZE
 
     advisor = Advisor.load(rules)
     with BatchInput(csv_path, advisor.rules) as source:

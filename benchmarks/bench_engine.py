@@ -23,8 +23,8 @@ from durable.engine import Host
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Advisor  # noqa: E402
-from engine.answers import District  # noqa: E402
-from engine.compiler import encode_intake  # noqa: E402
+from engine.evaluate.answers import District  # noqa: E402
+from engine.evaluate.compiler import encode_intake  # noqa: E402
 
 SIS = ["PowerSchool", "Infinite Campus", "Skyward", "Aeries", "Synergy", "Genesis", "Ascender", "Home-grown"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import exhaustive  # noqa: E402
-from engine.impact import compare, load_districts, load_version  # noqa: E402
+from engine.verify import exhaustive  # noqa: E402
+from engine.verify.impact import compare, load_districts, load_version  # noqa: E402
 
 CHANGE = (
     "    no:\n      favours: user_import\n      weight: 2\n      rationale: Classroom teachers",

@@ -1,13 +1,14 @@
 """Rostering Advisor: recommend SIS Sync or the User Import Tool for a school district.
 
-The pipeline runs one way: load (`loader`, `rulebook`) → validate (`schema`, `checks`) →
-compile (`compiler`) → run (`runtime`) → render (`documents`). `Advisor` is the entry point.
+The pipeline runs one way, one subpackage per stage: `rules` (read and check the YAML) →
+`evaluate` (compile into durable_rules, decide) → `render` (documents) → `batch` / `verify`
+→ `cli`. `Advisor` is the entry point.
 """
 
 __version__ = "0.1.0"
 
-from .advisor import Advisor, Recommendation
-from .answers import District
-from .errors import AdvisorError, EngineError, InputError
+from engine.errors import AdvisorError, EngineError, InputError
+from engine.evaluate.advisor import Advisor, Recommendation
+from engine.evaluate.answers import District
 
 __all__ = ["Advisor", "AdvisorError", "District", "EngineError", "InputError", "Recommendation"]

@@ -12,17 +12,17 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .rulebook import load_rules
+    from engine.rules.rulebook import load_rules
 
     rules = load_rules(_rules_arg(args, args.dir))
     if args.exhaustive:
-        from .exhaustive import command
+        from engine.verify.exhaustive import command
 
         return command(rules, sys.stdout, sys.stderr)
     print(
@@ -34,7 +34,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from .advisor import Advisor
+    from engine.evaluate.advisor import Advisor
 
     if args.template and args.format == "json":
         raise InputError.at(SourceLocation("--template"), "needs --format md or --format html")
@@ -43,7 +43,7 @@ def _recommend(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
-        from .documents import Renderer, generation_date
+        from engine.render.documents import Renderer, generation_date
 
         renderer = Renderer(args.templates)
         text = renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
@@ -51,8 +51,8 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace) -> int:
-    from .advisor import Advisor
-    from .documents import Renderer, generation_date
+    from engine.evaluate.advisor import Advisor
+    from engine.render.documents import Renderer, generation_date
 
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
@@ -62,28 +62,28 @@ def _context(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from .regress import command
+    from engine.verify.regress import command
 
     return command(args, sys.stdout, sys.stderr)
 
 
 def _impact(args: argparse.Namespace) -> int:
-    from .impact import command
+    from engine.verify.impact import command
 
     return command(args, sys.stdout, sys.stderr)
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from .batch import command
+    from engine.batch.run import command
 
     return command(args, sys.stdout, sys.stderr)
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .answers import answers_schema
-    from .output import write_atomic
-    from .rulebook import load_rules
-    from .schema import packaged_schemas
+    from engine.evaluate.answers import answers_schema
+    from engine.files import write_atomic
+    from engine.rules.rulebook import load_rules
+    from engine.rules.schema import packaged_schemas
 
     schemas = dict(packaged_schemas())
     schemas["answers.schema.json"] = answers_schema(load_rules(args.rules))
@@ -102,7 +102,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _emit(text: str, args: argparse.Namespace) -> int:
     if getattr(args, "output", None):
-        from .output import write_atomic
+        from engine.files import write_atomic
 
         write_atomic(args.output, text, force=args.force)
     else:

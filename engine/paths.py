@@ -11,7 +11,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError, SourceLocation
+from engine.errors import InputError, SourceLocation
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.model import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest, Rules
+from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest, Rules
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor, InputError
-from engine.answers import answers_schema, normalise_answer
+from engine.evaluate.answers import answers_schema, normalise_answer
 from engine.cli import main
 
 from .conftest import ROOT

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.loader import MAX_DEPTH, MAX_FILE_BYTES
+from engine.rules.source import MAX_DEPTH, MAX_FILE_BYTES
 
 from .conftest import ROOT
 
@@ -115,7 +115,7 @@ def test_a_directory_instead_of_a_file(tmp_path: Path, capsys: pytest.CaptureFix
 
 def rules_problems(folder: Path) -> list[str]:
     from engine import InputError
-    from engine.rulebook import load_rules
+    from engine.rules.rulebook import load_rules
 
     with pytest.raises(InputError) as caught:
         load_rules(folder)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch import BatchConfig, BatchResult, command, run_batch
-from engine.batch_report import protect
+from engine.batch.run import BatchConfig, BatchResult, command, run_batch
+from engine.batch.report import protect
 from engine.cli import main
 from engine.errors import InputError
-from engine.manifest import MANIFEST_NAME
-from engine.slugs import SLUG_PATTERN
+from engine.batch.manifest import MANIFEST_NAME
+from engine.batch.names import SLUG_PATTERN
 
 from .conftest import ROOT, RULES
 
@@ -240,7 +240,7 @@ def test_a_new_compiled_form_of_the_rules_redoes_every_district(tmp_path: Path, 
     source = write_csv(tmp_path / "d.csv", ["0100001,One,100,,yes,no,no", "0100002,Two,200,,no,no,no"])
     batch(source, out)
     assert batch(source, out).skipped == 2
-    monkeypatch.setattr("engine.batch.FORMAT_TAG", "test-next")
+    monkeypatch.setattr("engine.batch.run.FORMAT_TAG", "test-next")
     result = batch(source, out)
     assert (result.done, result.skipped) == (2, 0)
 
@@ -264,8 +264,8 @@ def test_interrupted_run_resumes_without_redoing_finished_districts(tmp_path: Pa
 
 
 def test_an_interrupt_journals_the_districts_finished_since_the_last_flush(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("engine.manifest.FLUSH_SPACING", 10**9)  # no flush after the first one
-    monkeypatch.setattr("engine.manifest.MAX_FLUSH_WAIT", 10**9)
+    monkeypatch.setattr("engine.batch.manifest.FLUSH_SPACING", 10**9)  # no flush after the first one
+    monkeypatch.setattr("engine.batch.manifest.MAX_FLUSH_WAIT", 10**9)
     out = tmp_path / "out"
     rows = [f"01000{n:02d},District {n},{n * 100},,yes,no,no" for n in range(1, 10)]
     source = write_csv(tmp_path / "d.csv", rows)
@@ -338,8 +338,8 @@ def test_index_links_every_document_with_counts(tmp_path: Path) -> None:
 
 
 def test_index_links_are_url_quoted(tmp_path: Path) -> None:
-    from engine.batch_report import write_index
-    from engine.manifest import Entry
+    from engine.batch.report import write_index
+    from engine.batch.manifest import Entry
 
     # slugs never need quoting, but the index does not rely on it
     entry = Entry("a", "1", "A", "i", "c", ("odd name#1.md",), "sis_sync", "strong", "score", ())
@@ -458,7 +458,7 @@ def test_another_template_for_the_documents(tmp_path: Path, capsys) -> None:
 
 
 def test_progress_reporters() -> None:
-    from engine.progress import PlainProgress, ProgressEvent, TerminalProgress, reporter_for
+    from engine.batch.progress import PlainProgress, ProgressEvent, TerminalProgress, reporter_for
 
     event = ProgressEvent(rows=500, done=490, skipped=0, failed=10, expected=1000, elapsed=2.0)
     assert (event.rate, event.fraction, event.seconds_left) == (250.0, 0.5, 2.0)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch import BatchConfig, BatchResult, run_batch
-from engine.batch_pool import MAX_ROW_DEATHS
-from engine.batch_worker import Task
-from engine.manifest import MANIFEST_NAME
+from engine.batch.run import BatchConfig, BatchResult, run_batch
+from engine.batch.pool import MAX_ROW_DEATHS
+from engine.batch.worker import Task
+from engine.batch.manifest import MANIFEST_NAME
 
 from .conftest import ROOT, RULES
 from .test_batch import leftovers, mtimes, summary, write_csv
@@ -122,7 +122,7 @@ def test_a_chunk_where_every_row_crashes_gives_up_after_a_few(tmp_path: Path) ->
 
 SCRIPT = """
 import dataclasses, sys, time
-from engine import batch
+from engine.batch import run as batch
 from engine.cli import main
 
 def slow(task):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor
-from engine.batch_input import BatchInput, Record, analyse_header
-from engine.batch_rows import RowProblem, from_cells, profile_value, to_district
+from engine.batch.input import BatchInput, Record, analyse_header
+from engine.batch.rows import RowProblem, from_cells, profile_value, to_district
 from engine.errors import InputError
 
 DATA = Path(__file__).resolve().parent / "data" / "batch"

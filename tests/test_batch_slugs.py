@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.slugs import MAX_SLUG, SLUG_PATTERN, district_slug, links_in, safe_name, slugify
+from engine.batch.names import MAX_SLUG, SLUG_PATTERN, district_slug, links_in, safe_name, slugify
 
 HOSTILE = [
     ("../../etc", "passwd"),

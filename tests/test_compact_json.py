@@ -56,7 +56,7 @@ def test_what_orjson_refuses_goes_to_the_standard_library() -> None:
 def test_dataclasses_are_objects_of_their_fields_either_way() -> None:
     from dataclasses import asdict
 
-    from engine.manifest import Entry
+    from engine.batch.manifest import Entry
 
     entry = Entry("a", "1", "Á", "i", "c", ("a.md", "a.json"), "sis_sync", "strong", "score", ("q",))
     assert compact(entry) == standard(asdict(entry))

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor
-from engine.answers import district_from_data
-from engine.documents import Renderer, generation_date
+from engine.evaluate.answers import district_from_data
+from engine.render.documents import Renderer, generation_date
 from engine.errors import InputError
-from engine.advisor import MAX_COMBINED_UNKNOWNS
-from engine.model import DECIDED_BY
+from engine.evaluate.advisor import MAX_COMBINED_UNKNOWNS
+from engine.rules.model import DECIDED_BY
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime.date(2026, 11, 28)

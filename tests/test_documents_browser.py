@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor
-from engine.documents import Renderer
+from engine.render.documents import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from engine import Advisor
-from engine.documents import Renderer
+from engine.render.documents import Renderer
 from markupsafe import Markup, escape
 
-from engine.escaping import RulesText, html_finalize, html_print, markdown_escape, markdown_finalize, one_line
+from engine.render.escaping import RulesText, html_finalize, html_print, markdown_escape, markdown_finalize, one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime.date(2026, 11, 28)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor
-from engine.documents import Renderer
+from engine.render.documents import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICTS = ROOT / "tests" / "data" / "districts"

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from engine import Advisor
-from engine.documents import Renderer
+from engine.render.documents import Renderer
 from engine.errors import TemplateError
-from engine.template_loader import TemplateFolder
-from engine.template_sandbox import DocumentSandbox, Limits
+from engine.render.templates import TemplateFolder
+from engine.render.sandbox import DocumentSandbox, Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime.date(2026, 11, 28)
@@ -370,8 +370,8 @@ def test_squash_matches_its_definition() -> None:
 
     from hypothesis import given, settings, strategies as st
 
-    from engine.escaping import MarkdownText
-    from engine.template_sandbox import squash
+    from engine.render.escaping import MarkdownText
+    from engine.render.sandbox import squash
 
     definition = re.compile(r" +(?=[,.;:!?)”])|(?<=[(“]) +")  # no space before these, nor after ( “
 

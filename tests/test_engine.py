@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from engine import Advisor, EngineError
-from engine.compiler import Program, compile_rules, encode_intake
-from engine.rulebook import load_rules
-from engine.runtime import Engine
+from engine.evaluate.compiler import Program, compile_rules, encode_intake
+from engine.rules.rulebook import load_rules
+from engine.evaluate.runtime import Engine
 
 from .conftest import RULES
 
@@ -237,7 +237,7 @@ def test_an_action_that_fails_is_an_engine_error_and_the_engine_recovers(advisor
     def broken(*_: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr("engine.runtime.tally", broken)
+    monkeypatch.setattr("engine.evaluate.runtime.tally", broken)
     with pytest.raises(EngineError, match="policy/tally.*boom"):
         engine.evaluate([{"t": "intake", **{f"a_{q}": "yes" for q in QUESTIONS}, "a_sis_changing": "no"}])
     monkeypatch.undo()
@@ -285,7 +285,7 @@ def test_a_rule_fires_once_even_when_several_branches_of_its_condition_hold(advi
 def test_evaluations_sharing_an_engine_session_agree_with_each_alone(advisor: Advisor) -> None:
     import random
 
-    from engine.runtime import BATCH
+    from engine.evaluate.runtime import BATCH
 
     rng = random.Random(5)
     intakes = []

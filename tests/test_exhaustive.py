@@ -9,10 +9,10 @@ from typing import Callable
 
 import pytest
 
-from engine import exhaustive
+from engine.verify import exhaustive
 from engine.cli import main
-from engine.exhaustive import Brief, Enumeration, ExhaustiveReport, analyse, check_exhaustive, combination
-from engine.rulebook import load_rules
+from engine.verify.exhaustive import Brief, Enumeration, ExhaustiveReport, analyse, check_exhaustive, combination
+from engine.rules.rulebook import load_rules
 
 from .conftest import RULES
 from .reference import evaluate

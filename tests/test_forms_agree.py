@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from engine import Advisor
-from engine.batch_input import BatchInput
-from engine.batch_rows import to_district
+from engine.batch.input import BatchInput
+from engine.batch.rows import to_district
 
 from .conftest import RULES
 

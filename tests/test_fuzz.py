@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.rulebook import RULE_FILES
+from engine.rules.rulebook import RULE_FILES
 
 from .conftest import ROOT
 

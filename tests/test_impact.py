@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.impact import ImpactReport, compare, diff_rules, load_districts, load_version, render_markdown
-from engine.rulebook import load_rules
+from engine.verify.impact import ImpactReport, compare, diff_rules, load_districts, load_version, render_markdown
+from engine.rules.rulebook import load_rules
 
 from .conftest import ROOT, RULES, copy_rules, position
 from .reference import evaluate

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
-from engine.loader import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_json, load_yaml
+from engine.rules.source import MAX_DEPTH, MAX_FILE_BYTES, load_file, load_json, load_yaml
 
 
 def refused(loader, text: str, name: str = "f.yaml") -> str:

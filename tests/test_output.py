@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import output
+from engine import files as output
 from engine.cli import main
 from engine.errors import InputError
 

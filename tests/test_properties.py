@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Advisor, AdvisorError
-from engine.answers import district_from_document
-from engine.loader import load_json, load_yaml
+from engine.evaluate.answers import district_from_document
+from engine.rules.source import load_json, load_yaml
 
 from .conftest import RULES
 

@@ -11,8 +11,8 @@ import pytest
 
 from engine import Advisor
 from engine.cli import main
-from engine.documents import Renderer
-from engine.regress import GOLDEN_DATE, coverage, load_examples, run_examples
+from engine.render.documents import Renderer
+from engine.verify.regress import GOLDEN_DATE, coverage, load_examples, run_examples
 
 from .conftest import ROOT, RULES, position
 

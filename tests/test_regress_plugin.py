@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.pytest_plugin import project_of
+from engine.verify.pytest_plugin import project_of
 
 from .conftest import ROOT
 
 pytest_plugins = ("pytester",)
-PLUGIN = ("-p", "engine.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning")
 
 
 @pytest.fixture

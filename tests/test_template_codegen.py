@@ -11,9 +11,9 @@ import pytest
 from jinja2.compiler import CodeGenerator
 
 from engine import Advisor
-from engine.documents import FORMATS, Renderer
+from engine.render.documents import FORMATS, Renderer
 from engine.errors import TemplateError
-from engine.template_codegen import JoinedOutput
+from engine.render.codegen import JoinedOutput
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime.date(2026, 11, 28)

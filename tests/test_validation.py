@@ -8,7 +8,7 @@ import pytest
 
 from engine import Advisor, InputError
 from engine.cli import main
-from engine.rulebook import load_rules
+from engine.rules.rulebook import load_rules
 
 from .conftest import RULES, position
 

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Advisor
-from engine.answers import district_from_data
-from engine.compiler import compile_conclusions, compile_parts, compile_rules, encode_intake
-from engine.model import Rules
-from engine.rulebook import load_rules
-from engine.runtime import Engine
-from engine.variants import VariantJudge, letters
+from engine.evaluate.answers import district_from_data
+from engine.evaluate.compiler import compile_conclusions, compile_parts, compile_rules, encode_intake
+from engine.rules.model import Rules
+from engine.rules.rulebook import load_rules
+from engine.evaluate.runtime import Engine
+from engine.evaluate.variants import VariantJudge, letters
 
 from .conftest import RULES, copy_rules
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout und
 
 with atheris.instrument_imports():
     from engine import Advisor, AdvisorError
-    from engine.answers import district_from_document
-    from engine.loader import decode, load_json, load_yaml
-    from engine.rulebook import RULE_FILES, load_rules
+    from engine.evaluate.answers import district_from_document
+    from engine.rules.source import decode, load_json, load_yaml
+    from engine.rules.rulebook import RULE_FILES, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = load_rules(ROOT / "rules")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic, InputError, did_you_mean
-from .loader import Document, format_path, load_file
-from .model import Rules
-from .schema import validate
+from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.rules.source import Document, format_path, load_file
+from engine.rules.model import Rules
+from engine.rules.schema import validate
 
 _YES = {"yes", "y", "true", "on", "1"}
 _NO = {"no", "n", "false", "off", "0"}

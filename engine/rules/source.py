@@ -17,7 +17,7 @@ from typing import Any, Union
 
 import yaml
 
-from .errors import InputError, SourceLocation
+from engine.errors import InputError, SourceLocation
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import IO, Iterable
 from urllib.parse import quote
 
-from . import __version__
-from .errors import InputError, SourceLocation
-from .manifest import Entry
-from .output import GENERATOR_MARK, made_by_us
-from .paths import display
+from engine import __version__
+from engine.errors import InputError, SourceLocation
+from engine.batch.manifest import Entry
+from engine.files import GENERATOR_MARK, made_by_us
+from engine.paths import display
 
 SUMMARY_NAME = "summary.csv"
 INDEX_NAME = "index.html"

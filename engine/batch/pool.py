@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator, Protocol
 
-from .batch_input import RowError
-from .batch_worker import Result, StageTimes, Task, Worker, WorkerConfig, run_chunk, start
-from .errors import AdvisorError, EngineError
+from engine.batch.input import RowError
+from engine.batch.worker import Result, StageTimes, Task, Worker, WorkerConfig, run_chunk, start
+from engine.errors import AdvisorError, EngineError
 
 MAX_ROW_DEATHS = 5  # rows of one chunk that may kill a worker on their own before the rest is given up
 MAX_START_FAILURES = 3  # workers in a row that die before they are ready: the pool cannot work

@@ -45,9 +45,9 @@ from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from .escaping import MarkdownText, html_finalize, html_print, markdown_finalize
-from .render_limits import time_limit
-from .template_codegen import JoinedOutput
+from engine.render.escaping import MarkdownText, html_finalize, html_print, markdown_finalize
+from engine.render.limits import time_limit
+from engine.render.codegen import JoinedOutput
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Union
 
-from .errors import SourceLocation
+from engine.errors import SourceLocation
 
 ANSWERS = ("yes", "no", "unknown")
 DECIDED_BY = ("override", "score", "tie_break")

@@ -14,8 +14,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import InputError, SourceLocation
-from .paths import display
+from engine.errors import InputError, SourceLocation
+from engine.paths import display
 
 GENERATOR_MARK = "rostering-advisor"
 _SNIFF_BYTES = 4096

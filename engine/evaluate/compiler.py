@@ -44,8 +44,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterable
 
-from .checks import MAX_ENGINE_RULES
-from .model import (
+from engine.rules.checks import MAX_ENGINE_RULES
+from engine.rules.model import (
     AllOf,
     AnswerIs,
     AnyOf,

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, NamedTuple, Sequence
 
-from .cores import usable_cores
-from .errors import EXIT_FAILED, EXIT_OK, EngineError
-from .model import AnswerIs, ProfileTest, Rules, atoms
+from engine.cores import usable_cores
+from engine.errors import EXIT_FAILED, EXIT_OK, EngineError
+from engine.rules.model import AnswerIs, ProfileTest, Rules, atoms
 
 CHUNK = 64  # answer sets per engine call
 MIN_PARALLEL = 2_048  # fewer evaluations than this run in-process: a pool costs more than it saves
@@ -124,7 +124,7 @@ class Version:
 
 def logic_key(rules: Rules) -> str:
     """Identifies the decision logic: equal keys give equal outcomes for every answer set."""
-    from .compiler import compile_rules
+    from engine.evaluate.compiler import compile_rules
 
     program = compile_rules(rules)
     actions = {name: [a.kind, a.rule, a.params] for name, a in sorted(program.actions.items())}
@@ -217,7 +217,7 @@ def _context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["engine.exhaustive", "engine.advisor"])
+        context.set_forkserver_preload(["engine.verify.exhaustive", "engine.evaluate.advisor"])
         return context
     return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
 
@@ -245,7 +245,7 @@ _ADVISORS: dict[tuple[str, str], Any] = {}
 
 
 def _advisor_for(folder: str, digest: str) -> Any:
-    from .advisor import Advisor
+    from engine.evaluate.advisor import Advisor
 
     key = (folder, digest)
     if key not in _ADVISORS:
@@ -434,7 +434,7 @@ def _search_unknowns(rules: Rules, override_id: str) -> tuple[dict[str, str] | N
         return None, ""
     others = {q.id: "yes" for q in rules.questions if q.id not in tested}
     answer_sets = [{**others, **dict(zip(tested, values))} for values in itertools.product(("yes", "no", "unknown"), repeat=len(tested))]
-    from .advisor import Advisor
+    from engine.evaluate.advisor import Advisor
 
     advisor = Advisor(rules)
     for answers, item in zip(answer_sets, evaluate_briefs(advisor, answer_sets)):

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import __version__
-from .answers import District, district_from_data, read_district
-from .compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
-from .model import Factor, Rules
-from .output import GENERATOR_MARK
-from .rulebook import load_rules
-from .runtime import Engine, Outcome, Verdict
-from .variants import WORD, VariantJudge, letters
+from engine import __version__
+from engine.evaluate.answers import District, district_from_data, read_district
+from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
+from engine.rules.model import Factor, Rules
+from engine.files import GENERATOR_MARK
+from engine.rules.rulebook import load_rules
+from engine.evaluate.runtime import Engine, Outcome, Verdict
+from engine.evaluate.variants import WORD, VariantJudge, letters
 
 MAX_COMBINED_UNKNOWNS = 8
 _PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, what-if, parts)

@@ -8,9 +8,9 @@ import itertools
 import re
 from typing import Any, Callable, Iterable
 
-from .errors import Diagnostic, InputError, SourceLocation, did_you_mean
-from .loader import Document
-from .model import (
+from engine.errors import Diagnostic, InputError, SourceLocation, did_you_mean
+from engine.rules.source import Document
+from engine.rules.model import (
     ANSWERS,
     AllOf,
     AnswerIs,

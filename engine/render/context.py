@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .advisor import Recommendation
-from .escaping import RulesText
-from .model import AllOf, AnswerIs, AnyOf, Condition, Rules
-from .output import GENERATOR_MARK
+from engine import __version__
+from engine.evaluate.advisor import Recommendation
+from engine.render.escaping import RulesText
+from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, Rules
+from engine.files import GENERATOR_MARK
 
 DIGEST_SHORT = 12
 _MONTHS = (

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.regress.ANSWERS_FILES
+ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.verify.regress.ANSWERS_FILES
 
 
 def project_of(file_path: Path) -> Path | None:
@@ -54,14 +54,14 @@ class _Session:
 
     def advisor(self, project: Path) -> Any:
         if project not in self.advisors:
-            from engine.advisor import Advisor
+            from engine.evaluate.advisor import Advisor
 
             self.advisors[project] = Advisor.load(project / "rules")
         return self.advisors[project]
 
     def renderer(self, project: Path) -> Any:
         if project not in self.renderers:
-            from engine.documents import Renderer
+            from engine.render.documents import Renderer
 
             templates = project / "templates"
             self.renderers[project] = Renderer(templates if (templates / "advice.md.j2").is_file() else None)
@@ -95,7 +95,7 @@ class ExampleFailure(Exception):
 class ExampleItem(pytest.Item):
     def runtest(self) -> None:
         from engine.errors import AdvisorError
-        from engine.regress import check_example, load_example
+        from engine.verify.regress import check_example, load_example
 
         project = project_of(self.path)
         assert project is not None

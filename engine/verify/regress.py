@@ -34,15 +34,15 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from .answers import District, read_district
-from .errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
-from .loader import Document, format_path, load_file
-from .model import Rules
-from .paths import display
-from .schema import validate
+from engine.evaluate.answers import District, read_district
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
+from engine.rules.source import Document, format_path, load_file
+from engine.rules.model import Rules
+from engine.paths import display
+from engine.rules.schema import validate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .advisor import Advisor, Recommendation
+    from engine.evaluate.advisor import Advisor, Recommendation
 
 GOLDEN_DATE = datetime.date(2026, 1, 15)  # the generation date golden documents are rendered with
 EXPECT_FILE = "expect.yaml"
@@ -89,7 +89,7 @@ class Example:
 
 
 def example_schema() -> dict[str, Any]:
-    return json.loads((resources.files("engine.schemas") / "example.schema.json").read_text(encoding="utf-8"))
+    return json.loads((resources.files("engine.rules.schemas") / "example.schema.json").read_text(encoding="utf-8"))
 
 
 def find_examples_dir(explicit: Path | None = None) -> Path:
@@ -388,7 +388,7 @@ def repeated_firings(outcome: Any) -> list[str]:
 def _check_goldens(
     example: Example, rec: "Recommendation", renderer: Any, *, update: bool, generated: datetime.date
 ) -> list[GoldenCheck]:
-    from .output import write_atomic
+    from engine.files import write_atomic
 
     checks = []
     for fmt, name in GOLDEN_FILES.items():
@@ -712,8 +712,8 @@ RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
 
 def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
     """`rostering-advisor test`: exit 0 all pass, 1 a failure (or coverage below the minimum), 2 bad input."""
-    from .advisor import Advisor
-    from .documents import Renderer, generation_date
+    from engine.evaluate.advisor import Advisor
+    from engine.render.documents import Renderer, generation_date
 
     min_coverage = getattr(args, "min_coverage", None)
     if min_coverage is not None and not 0 <= min_coverage <= 100:

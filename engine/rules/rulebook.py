@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import checks
-from .errors import Diagnostic, InputError
-from .loader import Document, load_file
-from .model import (
+from engine.rules import checks
+from engine.errors import Diagnostic, InputError
+from engine.rules.source import Document, load_file
+from engine.rules.model import (
     Catalogue,
     ChangelogEntry,
     ConfidenceRule,
@@ -32,8 +32,8 @@ from .model import (
     Theme,
     parse_condition,
 )
-from .paths import display, rules_dir
-from .schema import packaged_schemas, validate
+from engine.paths import display, rules_dir
+from engine.rules.schema import packaged_schemas, validate
 
 RULE_FILES = ("manifest", "options", "questions", "factors", "overrides", "derived", "policy", "next_steps")
 

@@ -17,10 +17,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from .errors import Diagnostic, InputError, did_you_mean
-from .loader import Document, PathKey, format_path
+from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.rules.source import Document, PathKey, format_path
 
-SCHEMA_PACKAGE = "engine.schemas"
+SCHEMA_PACKAGE = "engine.rules.schemas"
 
 
 @lru_cache(maxsize=None)

@@ -24,15 +24,15 @@ from typing import Any
 from jinja2 import Template, TemplateNotFound, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from .advisor import Recommendation
-from .document_context import build_context
-from .errors import InputError, SourceLocation, TemplateError
-from .output import GENERATOR_MARK
-from . import paths
-from .paths import display
-from .render_limits import OutputTooLarge, RenderTimeout, collect
-from .template_loader import SymlinkRefused, TemplateFolder
-from .template_sandbox import DocumentSandbox, Limits
+from engine.evaluate.advisor import Recommendation
+from engine.render.context import build_context
+from engine.errors import InputError, SourceLocation, TemplateError
+from engine.files import GENERATOR_MARK
+from engine import paths
+from engine.paths import display
+from engine.render.limits import OutputTooLarge, RenderTimeout, collect
+from engine.render.templates import SymlinkRefused, TemplateFolder
+from engine.render.sandbox import DocumentSandbox, Limits
 
 FORMATS = ("md", "html")
 DEFAULT_TEMPLATES = {"md": "advice.md.j2", "html": "advice.html.j2"}

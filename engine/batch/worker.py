@@ -22,14 +22,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .advisor import Advisor, Recommendation
-from .answers import District
-from .batch_input import CellProblem, Layout, Record, RowError
-from .batch_rows import RowProblem, to_district
-from .errors import AdvisorError, EngineError, InputError
-from .compact_json import compact_bytes
-from .output import ForeignFile, OutputFolder
-from .slugs import EXTENSIONS
+from engine.evaluate.advisor import Advisor, Recommendation
+from engine.evaluate.answers import District
+from engine.batch.input import CellProblem, Layout, Record, RowError
+from engine.batch.rows import RowProblem, to_district
+from engine.errors import AdvisorError, EngineError, InputError
+from engine.compact_json import compact_bytes
+from engine.files import ForeignFile, OutputFolder
+from engine.batch.names import EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Worker:
         self.folder = OutputFolder(config.out)
         self.renderer: Any = None
         if any(f in ("md", "html") for f in config.formats):
-            from .documents import Renderer
+            from engine.render.documents import Renderer
 
             self.renderer = Renderer(config.templates)
 

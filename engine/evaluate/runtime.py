@@ -37,9 +37,9 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import durable_rules_engine as _core
 from durable.engine import Host
 
-from .compact_json import compact
-from .compiler import Action, Program
-from .errors import EngineError
+from engine.compact_json import compact
+from engine.evaluate.compiler import Action, Program
+from engine.errors import EngineError
 
 # Evaluations per engine session (and per assert_facts call): durable_rules clears ~8 KB per rule
 # whenever it opens a session, so sharing one saves most of a small evaluation's cost.

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import __version__
-from .compact_json import compact
-from .errors import InputError, SourceLocation
-from .output import GENERATOR_MARK, our_file
-from .paths import display
-from .slugs import document_name
+from engine import __version__
+from engine.compact_json import compact
+from engine.errors import InputError, SourceLocation
+from engine.files import GENERATOR_MARK, our_file
+from engine.paths import display
+from engine.batch.names import document_name
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
     import fcntl

@@ -40,21 +40,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
-from . import __version__
-from .batch_input import BatchInput, Record, RowError
-from .batch_report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
-from .batch_pool import Runner, start_workers
-from .batch_worker import Result, StageTimes, Task, WorkerConfig
-from .compiler import FORMAT_TAG
-from .cores import usable_cores
-from .errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
-from .manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
-from .model import Rules
-from .output import GENERATOR_MARK, remove_ours
-from .paths import display, templates_dir
-from .progress import ProgressEvent, Reporter, reporter_for
-from .rulebook import load_rules
-from .slugs import EXTENSIONS, district_slug, links_in, safe_name
+from engine import __version__
+from engine.batch.input import BatchInput, Record, RowError
+from engine.batch.report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
+from engine.batch.pool import Runner, start_workers
+from engine.batch.worker import Result, StageTimes, Task, WorkerConfig
+from engine.evaluate.compiler import FORMAT_TAG
+from engine.cores import usable_cores
+from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
+from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
+from engine.rules.model import Rules
+from engine.files import GENERATOR_MARK, remove_ours
+from engine.paths import display, templates_dir
+from engine.batch.progress import ProgressEvent, Reporter, reporter_for
+from engine.rules.rulebook import load_rules
+from engine.batch.names import EXTENSIONS, district_slug, links_in, safe_name
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -375,7 +375,7 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Path | None, date | None, str]:
     """The templates folder, the generation date and the templates digest (when documents are rendered)."""
-    from .documents import Renderer, generation_date
+    from engine.render.documents import Renderer, generation_date
 
     generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
     rendered = [fmt for fmt in formats if fmt in ("md", "html")]

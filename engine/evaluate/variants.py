@@ -28,8 +28,8 @@ import operator
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
-from .compiler import Part, Program, encode_intake, normalise
-from .runtime import Engine, Verdict, tally
+from engine.evaluate.compiler import Part, Program, encode_intake, normalise
+from engine.evaluate.runtime import Engine, Verdict, tally
 
 LETTER = {"yes": "y", "no": "n", "unknown": "u"}
 WORD = {letter: word for word, letter in LETTER.items()}

@@ -30,11 +30,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
-from .compact_json import compact
-from .errors import InputError, SourceLocation, did_you_mean
-from .loader import load_file
-from .model import Rules
-from .paths import display
+from engine.compact_json import compact
+from engine.errors import InputError, SourceLocation, did_you_mean
+from engine.rules.source import load_file
+from engine.rules.model import Rules
+from engine.paths import display
 
 CSV_SUFFIXES = {".csv"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}

@@ -15,7 +15,7 @@ from typing import Callable
 from jinja2 import BaseLoader, Environment, TemplateNotFound
 from jinja2.loaders import split_template_path
 
-from .paths import display
+from engine.paths import display
 
 
 class SymlinkRefused(Exception):

@@ -41,13 +41,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Sequence
 
-from .errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
-from .cores import usable_cores
-from .exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
-from .model import Rules
-from .paths import display, rules_dir
-from .regress import load_districts
-from .rulebook import RULE_FILES, content_digest, load_rules
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
+from engine.cores import usable_cores
+from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from engine.rules.model import Rules
+from engine.paths import display, rules_dir
+from engine.verify.regress import load_districts
+from engine.rules.rulebook import RULE_FILES, content_digest, load_rules
 
 MAX_MINIMAL_SETS = 3  # minimal answer sets shown per kind of change
 MAX_SEEDS = 5  # combinations shrunk per kind of change
@@ -319,7 +319,7 @@ def check_version(base: RulesVersion, head: RulesVersion) -> VersionCheck:
 
 def _version_location(version: RulesVersion) -> str:
     """Where `version:` is written in the manifest (file:line:col)."""
-    from .loader import load_file
+    from engine.rules.source import load_file
 
     path = version.folder / "manifest.yaml"
     try:
@@ -456,7 +456,7 @@ def compare(
     workers: int | None = None,
 ) -> ImpactReport:
     """Compare two versions of the rules; `examples` are (name, path, District) read with the head rules."""
-    from .advisor import Advisor
+    from engine.evaluate.advisor import Advisor
 
     started = time.perf_counter()
     workers = usable_cores() if workers is None else max(1, workers)

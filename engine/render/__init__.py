@@ -1,0 +1,1 @@
+"""Write documents: template context, sandbox, template loading, escaping, limits."""

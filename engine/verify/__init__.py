@@ -1,0 +1,1 @@
+"""Check rule changes: example districts, exhaustive combinations, impact reports, the pytest plugin."""
