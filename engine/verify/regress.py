@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from engine.evaluate.answers import District, read_district
+from engine.evaluate.answers import District, answers_schema, read_district
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
@@ -50,6 +50,8 @@ ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")
 GOLDEN_FILES = {"md": "advice.md", "html": "advice.html"}
 REQUIRED_GOLDENS = ("md",)  # compared always; the others only when their file exists
 MAX_DIFF_LINES = 120
+SCHEMA_FILES = ("answers.schema.json", "example.schema.json")  # kept in the examples folder for editors
+REVIEW_WARNING = f"{EXPECT_FILE} was written by `test --update` and needs review: check it, then delete its needs_review line"
 
 # Rule kinds in coverage reports: (key, label, file).
 KINDS = (
@@ -76,6 +78,7 @@ class Expectation:
     must_not_fire: tuple[str, ...] = ()
     description: str = ""
     source: str = EXPECT_FILE
+    needs_review: bool = False  # written by `test --update`; a person has not confirmed it yet
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ def load_expectation(path: Path, rules: Rules) -> Expectation:
         must_not_fire=tuple(data.get("must_not_fire", ())),
         description=" ".join(str(data.get("description", "")).split()),
         source=doc.file,
+        needs_review=bool(data.get("needs_review", False)),
     )
 
 
@@ -241,7 +245,12 @@ def load_example(folder: Path, rules: Rules) -> Example:
     if answers is None:
         problems.append(Diagnostic(SourceLocation(display(folder)), f"no {ANSWERS_FILES[0]} in this example folder"))
     if not expect.is_file():
-        problems.append(Diagnostic(SourceLocation(display(folder)), f"no {EXPECT_FILE} in this example folder"))
+        problems.append(
+            Diagnostic(
+                SourceLocation(display(folder)),
+                f"no {EXPECT_FILE} in this example folder; `rostering-advisor test --update` writes one from the current advice",
+            )
+        )
     district = expectation = None
     if answers is not None:
         try:
@@ -257,6 +266,57 @@ def load_example(folder: Path, rules: Rules) -> Example:
         raise InputError(problems)
     assert answers is not None and district is not None and expectation is not None
     return Example(folder.name, folder, answers, expect, district, expectation)
+
+
+def scaffold_expectations(advisor: "Advisor", examples_dir: Path, pattern: str | None = None) -> list[str]:
+    """Write `expect.yaml` for each example folder that has only an answers file, from the advice
+    the rules give now, marked `needs_review: true`; the paths written."""
+    from engine.files import write_atomic
+
+    folders = [f for f in discover(examples_dir, pattern) if answers_file(f) and not (f / EXPECT_FILE).exists()]
+    districts = gather(folders, lambda folder: read_district(answers_file(folder), advisor.rules, display(answers_file(folder))))
+    written = []
+    for folder, rec in zip(folders, advisor.recommend_many(districts)):
+        write_atomic(folder / EXPECT_FILE, expectation_text(rec, advisor.rules.version), force=False)
+        written.append(display(folder / EXPECT_FILE))
+    return written
+
+
+def editor_schemas(examples_dir: Path, rules: Rules, *, update: bool) -> tuple[list[str], list[str]]:
+    """The JSON Schemas that the examples' `# yaml-language-server: $schema=../NAME` lines name,
+    kept in the examples folder: (written, out of date). Only `update` writes them."""
+    from engine.files import write_atomic
+
+    wanted = {"answers.schema.json": answers_schema(rules), "example.schema.json": example_schema()}
+    written, stale = [], []
+    for name in SCHEMA_FILES:
+        path = Path(examples_dir) / name
+        text = json.dumps(wanted[name], indent=2, ensure_ascii=False) + "\n"
+        if _read_golden(path) == text:
+            continue
+        if update:
+            write_atomic(path, text, force=True)
+            written.append(display(path))
+        else:
+            stale.append(display(path))
+    return written, stale
+
+
+def expectation_text(rec: "Recommendation", version: str) -> str:
+    """A new example's expect.yaml: the current advice, to be confirmed by a person."""
+    fields = outcome_fields(rec)
+    overrides = "".join(f"\n  - {o}" for o in fields["overrides"]) or " []"
+    return (
+        "# yaml-language-server: $schema=../example.schema.json\n"
+        f"# Written by `rostering-advisor test --update` from the advice of the rules {version}.\n"
+        "# Check that this is the advice the district should get, describe the case, then delete\n"
+        "# the needs_review line.\n"
+        "needs_review: true\n"
+        f"option: {fields['option']}\n"
+        f"decided_by: {fields['decided_by']}\n"
+        f"confidence: {fields['confidence']}\n"
+        f"overrides:{overrides}\n"
+    )
 
 
 # --- checking one example ---------------------------------------------------------------------
@@ -372,7 +432,7 @@ def check_example(
         mismatches=tuple(mismatches),
         goldens=tuple(goldens),
         fired=frozenset(fired),
-        warnings=tuple(repeated_firings(rec.outcome)),
+        warnings=tuple(repeated_firings(rec.outcome)) + ((REVIEW_WARNING,) if expect.needs_review else ()),
         seconds=time.perf_counter() - started,
     )
 
@@ -458,6 +518,7 @@ class KindCoverage:
 @dataclass(frozen=True)
 class Coverage:
     kinds: tuple[KindCoverage, ...]
+    scope: str = ""  # which examples, when not all of them: "the 2 examples matching -k fox"
 
     @property
     def total(self) -> int:
@@ -475,8 +536,8 @@ class Coverage:
         return next(k for k in self.kinds if k.kind == key)
 
 
-def coverage(rules: Rules, fired: Iterable[str]) -> Coverage:
-    """Which YAML rules fired (in any of the `fired` ids), by kind."""
+def coverage(rules: Rules, fired: Iterable[str], scope: str = "") -> Coverage:
+    """Which YAML rules fired (in any of the `fired` ids), by kind; `scope` names a selection."""
     fired = set(fired)
     groups = {
         "derived": [d.id for d in rules.derived],
@@ -497,7 +558,7 @@ def coverage(rules: Rules, fired: Iterable[str]) -> Coverage:
                 never=tuple((i, str(rules.rule_location(i) or "")) for i in ids if i not in fired),
             )
         )
-    return Coverage(tuple(kinds))
+    return Coverage(tuple(kinds), scope)
 
 
 # --- a run ------------------------------------------------------------------------------------
@@ -515,6 +576,7 @@ class TestReport:
     rules_version: str = ""
     examples_dir: str = ""
     warnings: tuple[str, ...] = field(default=())
+    written: tuple[str, ...] = ()  # files --update made besides golden documents: new expect.yaml, schemas
 
     @property
     def passed(self) -> int:
@@ -552,6 +614,8 @@ def run_examples(
 ) -> TestReport:
     """Run the examples (matching `pattern`) against the advisor's rules and the renderer's templates."""
     started = time.perf_counter()
+    written = scaffold_expectations(advisor, examples_dir, pattern) if update else []
+    schemas, stale = editor_schemas(examples_dir, advisor.rules, update=update)
     examples = load_examples(examples_dir, advisor.rules, pattern)
     recommendations = advisor.recommend_many([e.district for e in examples])
     results = tuple(
@@ -559,9 +623,13 @@ def run_examples(
         for example, rec in zip(examples, recommendations)
     )
     fired = set().union(*(r.fired for r in results))
+    selected = len(results) < len(discover(examples_dir))
+    scope = f"the {len(results)} example{'s' if len(results) != 1 else ''} matching -k {pattern!r}" if selected else ""
     return TestReport(
         results=results,
-        coverage=coverage(advisor.rules, fired),
+        coverage=coverage(advisor.rules, fired, scope),
+        written=tuple(written + schemas),
+        warnings=tuple(f"{path} is out of date; `rostering-advisor test --update` rewrites it" for path in stale),
         min_coverage=min_coverage,
         generated=generated,
         seconds=time.perf_counter() - started,
@@ -574,7 +642,8 @@ def run_examples(
 
 
 def coverage_lines(cov: Coverage, min_coverage: float | None = None) -> list[str]:
-    lines = [f"coverage: {cov.fired}/{cov.total} rules fired ({cov.percent:.1f}%)"]
+    over = f", over {cov.scope} only" if cov.scope else ""
+    lines = [f"coverage: {cov.fired}/{cov.total} rules fired ({cov.percent:.1f}%){over}"]
     width = max(len(k.label) for k in cov.kinds)
     for k in cov.kinds:
         lines.append(f"  {k.label:<{width}}  {len(k.fired):>3}/{k.total:<3} {k.percent:5.1f}%")
@@ -597,6 +666,8 @@ def render_text(report: TestReport) -> str:
             if golden.status in ("updated", "created"):
                 lines.append(f"      {golden.status} {golden.path}")
         lines.extend(f"      warning: {w}" for w in result.warnings)
+    lines.extend(f"wrote {path}" + (" (new example: review it)" if path.endswith(EXPECT_FILE) else "") for path in report.written)
+    lines.extend(f"warning: {w}" for w in report.warnings)
     lines.extend(coverage_lines(report.coverage, report.min_coverage))
     if report.updated:
         lines.append(f"rewrote {len(report.updated)} golden document{'s' if len(report.updated) != 1 else ''}")
@@ -613,6 +684,8 @@ def report_dict(report: TestReport) -> dict[str, Any]:
             "total": len(report.results),
             "ok": report.ok,
             "updated": report.updated,
+            "written": list(report.written),
+            "warnings": list(report.warnings),
             "rules_version": report.rules_version,
             "generated": report.generated.isoformat(),
             "seconds": round(report.seconds, 3),
