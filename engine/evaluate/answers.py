@@ -127,14 +127,16 @@ def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> D
 
 
 def district_from_document(doc: Document, rules: Rules) -> District:
+    """A checked District; every problem of the document at once (schema and answer values)."""
     problems = validate(doc, answers_schema(rules))
-    if problems:
-        raise InputError(problems)
     data = doc.data
     answers: dict[str, str] = {}
     bad: list[Diagnostic] = []
-    for question, raw in (data.get("answers") or {}).items():
+    given = data.get("answers") if isinstance(data, dict) else None
+    for question, raw in (given.items() if isinstance(given, dict) else ()):
         value = normalise_answer(raw)
+        if value is None and not isinstance(raw, (str, bool, int)):
+            continue  # not yes/no/unknown in any spelling: the schema has said so
         if value is None:
             shown = repr(raw) if isinstance(raw, str) else str(raw)
             hint = did_you_mean(str(raw).casefold(), ["yes", "no", "unknown"]) if isinstance(raw, str) else ""
@@ -147,6 +149,8 @@ def district_from_document(doc: Document, rules: Rules) -> District:
             )
         else:
             answers[question] = value
+    if problems:
+        raise InputError(sorted(problems + bad, key=lambda d: (d.location, d.message)))
     profile = {k: v for k, v in (data.get("profile") or {}).items() if v is not None}
     for name, value in profile.items():
         if isinstance(value, float) and not math.isfinite(value):
