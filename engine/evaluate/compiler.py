@@ -40,6 +40,8 @@ What-if variants are judged from memoised pieces instead of whole evaluations (s
 from __future__ import annotations
 
 import copy
+import math
+import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterable
@@ -138,9 +140,26 @@ def ruleset_name(rules: Rules, kind: str = "") -> str:
 
 
 def normalise(value: Any) -> Any:
-    """Profile values as facts hold them: text compared ignoring case and surrounding spaces."""
+    """Profile values (and the rules' values they are compared with) as facts hold them: text
+    compared ignoring case and surrounding spaces; numbers in a form the engine reads."""
     if isinstance(value, str):
         return value.strip().casefold()
+    if isinstance(value, float):
+        return engine_number(value)
+    return value
+
+
+def engine_number(value: float) -> float | int:
+    """durable_rules misreads a JSON number with an exponent but no fraction (`1e+16`, `1e-7`:
+    the intake then matches no rule and the evaluation fails). A whole number goes in as an
+    integer, exactly; any other such float as its neighbour one unit in the last place towards
+    zero, which JSON writes with a fraction (`9.999999999999999e-08`); a subnormal one as 0.0."""
+    if value.is_integer():
+        return int(value)
+    if abs(value) < sys.float_info.min:
+        return 0.0
+    if "e" in repr(value) and "." not in repr(value):
+        return math.nextafter(value, 0.0)
     return value
 
 
@@ -410,9 +429,10 @@ def _profile(test: ProfileTest, catalogues: dict[str, tuple[str, ...]], negate: 
     if test.op == "present":
         return {"$ex" if test.value != negate else "$nex": {name: 1}}
     if test.op in _COMPARISONS:
+        value = normalise(test.value)
         if not negate:
-            return {_COMPARISONS[test.op]: {name: test.value}}
-        return {"$or": [{_COMPARISONS[_OPPOSITE[test.op]]: {name: test.value}}, missing]}
+            return {_COMPARISONS[test.op]: {name: value}}
+        return {"$or": [{_COMPARISONS[_OPPOSITE[test.op]]: {name: value}}, missing]}
     if test.op == "not_equals":
         return _profile(ProfileTest(test.field, "equals", test.value, test.loc), catalogues, not negate)
     values = {"equals": lambda: [test.value], "in": lambda: list(test.value), "in_catalogue": lambda: list(catalogues[test.value])}[
