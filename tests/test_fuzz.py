@@ -2,7 +2,8 @@
 
 Each runs in a subprocess, so a segfault in a C extension (libyaml, durable_rules) is reported as
 a failure instead of killing the test session. Seeds: the shipped rules, the example districts and
-the bad-input corpus. A longer run is documented in tests/fuzz/fuzz_targets.py.
+the bad-input corpus. Short by default; ROSTERING_LONG_TESTS=1 runs them ~20 times longer (and
+tests/fuzz/fuzz_targets.py documents longer runs still).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from engine.rules.rulebook import RULE_FILES
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, LONG, ROOT
 
 TARGETS = ROOT / "tests" / "fuzz" / "fuzz_targets.py"
 pytestmark = pytest.mark.skipif(
@@ -42,9 +43,10 @@ def test_fuzz_answers_loader(tmp_path: Path) -> None:
     seeds = sorted((FIXTURES / "examples").glob("*/answers.yaml")) + sorted((ROOT / "tests" / "bad_inputs").iterdir())
     for index, seed in enumerate(seeds):
         shutil.copy(seed, corpus / f"seed-{index}{seed.suffix}")
-    done = run("answers", corpus, 1500)
+    runs = 20_000 if LONG else 400
+    done = run("answers", corpus, runs)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 1500 runs" in done.stderr
+    assert f"Done {runs} runs" in done.stderr
 
 
 def test_fuzz_rules_loader_and_compiler(tmp_path: Path) -> None:
@@ -52,6 +54,7 @@ def test_fuzz_rules_loader_and_compiler(tmp_path: Path) -> None:
     corpus.mkdir()
     for index, stem in enumerate(RULE_FILES):
         (corpus / stem).write_bytes(bytes([index]) + (FIXTURES / "rules" / f"{stem}.yaml").read_bytes())
-    done = run("rules", corpus, 150)
+    runs = 1_500 if LONG else 40
+    done = run("rules", corpus, runs)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 150 runs" in done.stderr
+    assert f"Done {runs} runs" in done.stderr

@@ -90,7 +90,7 @@ def test_example_districts_whose_advice_changes(report: ImpactReport, changed: P
         old, new = evaluate(base, district.answers, district.profile), evaluate(head, district.answers, district.profile)
         if (old.option, old.confidence, old.decided_by) != (new.option, new.confidence, new.decided_by):
             expected.add(name)
-    assert {e.name for e in report.examples} == expected == {"willow-bend", "fox-hollow", "brookhaven"}
+    assert {e.name for e in report.examples} == expected == {"willow-bend", "fox-hollow", "brookhaven", "riverbend"}
     willow = next(e for e in report.examples if e.name == "willow-bend")
     assert (willow.before["option"], willow.after["option"]) == ("sis_sync", "user_import")
     assert report.examples_checked == len(list(EXAMPLES.glob("*/answers.yaml")))
@@ -239,6 +239,6 @@ def test_wording_only_change_needs_no_evaluation(tmp_path: Path) -> None:
     assert not result.recommendations_changed
     assert any("only wording changed" in note for note in result.notes)
     answered_no = {name for name, _, d in load_districts(EXAMPLES, head.rules) if d.answers.get("mobile_population") == "no"}
-    assert {e.name for e in result.examples} == answered_no and len(answered_no) == 10
+    assert {e.name for e in result.examples} == answered_no and len(answered_no) == 11
     assert all(e.wording == ("mobile_population.no",) and not e.outcome_changed for e in result.examples)
     assert result.exit_code == 1  # the version was not bumped

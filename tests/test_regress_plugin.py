@@ -13,7 +13,7 @@ from engine.verify.pytest_plugin import project_of
 from .conftest import FIXTURES, ROOT
 
 pytest_plugins = ("pytester",)
-PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-o", "addopts=", "-p", "no:xdist")
 
 
 @pytest.fixture
