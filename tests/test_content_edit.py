@@ -43,14 +43,18 @@ def append(path: Path, text: str) -> None:
 
 
 def edit_without_weight(root: Path) -> str:
-    """Every edit but the weight change, made in `root`'s rules/ and examples/; the new version."""
+    """Every edit but the weight change, made in `root`'s rules/ and examples/; the new version.
+    (A second edit of the same content, say after running this script on a checkout, uses new ids.)"""
     rules = root / "rules"
     questions = yaml.safe_load((rules / "questions.yaml").read_text(encoding="utf-8"))
+    taken = sum(q["id"].startswith(QUESTION) for q in questions["questions"])
+    suffix = f"_{taken + 1}" if taken else ""
+    question, override, example = QUESTION + suffix, OVERRIDE + suffix, EXAMPLE + suffix.replace("_", "-")
     theme = questions["themes"][0]["id"]
     other = questions["questions"][0]["id"]
     append(
         rules / "questions.yaml",
-        f"\n  - id: {QUESTION}\n"
+        f"\n  - id: {question}\n"
         "    text: Does your SIS vendor offer a support contract that covers the Clever connection?\n"
         "    help: >-\n"
         "      Answer yes if the vendor will help when a sync fails: a support plan, a help desk or an\n"
@@ -59,7 +63,7 @@ def edit_without_weight(root: Path) -> str:
     )
     append(
         rules / "factors.yaml",
-        f"\n  - question: {QUESTION}\n"
+        f"\n  - question: {question}\n"
         "    yes:\n      favours: sis_sync\n      weight: 1\n"
         "      rationale: With the vendor's help, a failed sync is fixed quickly.\n"
         "    no:\n      favours: user_import\n      weight: 1\n"
@@ -67,8 +71,8 @@ def edit_without_weight(root: Path) -> str:
     )
     append(
         rules / "overrides.yaml",
-        f"\n  - id: {OVERRIDE}\n    priority: 990\n    when:\n      all:\n"
-        f"        - {{answer: {QUESTION}, is: yes}}\n        - {{answer: {other}, is: no}}\n"
+        f"\n  - id: {override}\n    priority: 990\n    when:\n      all:\n"
+        f"        - {{answer: {question}, is: yes}}\n        - {{answer: {other}, is: no}}\n"
         "    effect: {flag: review}\n"
         "    reason: >-\n"
         "      The vendor's support contract helps, but check with the vendor what it covers before\n"
@@ -83,17 +87,17 @@ def edit_without_weight(root: Path) -> str:
     new = bump(str(old))
     entry = (
         f"  - version: {new}\n    date: 2026-12-07\n    changes:\n"
-        f'      - "New question: does the SIS vendor offer a support contract ({QUESTION})."\n'
+        f'      - "New question: does the SIS vendor offer a support contract ({question})."\n'
         "      - Reworded a rationale and changed one weight.\n"
     )
     text = re.sub(r"(?m)^version: .*$", f"version: {new}", text, count=1)
     manifest.write_text(text.replace("changelog:\n", "changelog:\n" + entry, 1), encoding="utf-8")
-    folder = root / "examples" / EXAMPLE
+    folder = root / "examples" / example
     folder.mkdir()
     (folder / "answers.yaml").write_text(
         "# yaml-language-server: $schema=../answers.schema.json\n"
         "district:\n  name: Juniper Flats Unified School District\n  id: \"0699001\"\n"
-        f"answers:\n  {QUESTION}: yes\n  {other}: no\n  sis_changing: no\n",
+        f"answers:\n  {question}: yes\n  {other}: no\n  sis_changing: no\n",
         encoding="utf-8",
     )
     return new
@@ -146,12 +150,13 @@ def test_a_product_managers_edit_passes_the_content_checks_after_test_update(tmp
     common = ["--rules", str(tmp_path / "rules"), "--templates", str(tmp_path / "templates"), "--examples", str(tmp_path / "examples")]
     assert main(["test", *common]) == 2  # the new example has no expect.yaml yet
     assert main(["test", *common, "--update"]) == 0
-    assert (tmp_path / "examples" / EXAMPLE / "expect.yaml").read_text(encoding="utf-8").count("needs_review: true") == 1
+    (example,) = [f for f in (tmp_path / "examples").iterdir() if f.name.startswith(EXAMPLE) and not (ROOT / "examples" / f.name).exists()]
+    assert (example / "expect.yaml").read_text(encoding="utf-8").count("needs_review: true") == 1
     assert main(["test", *common]) == 0
     assert main(["validate", str(tmp_path / "rules")]) == 0
-    assert version in (tmp_path / "examples" / EXAMPLE / "advice.md").read_text(encoding="utf-8")
+    assert version in (example / "advice.md").read_text(encoding="utf-8")
     # where an example's expected advice really differs, --update does not paper over it
-    expect = tmp_path / "examples" / EXAMPLE / "expect.yaml"
+    expect = example / "expect.yaml"
     options = [o["id"] for o in yaml.safe_load((tmp_path / "rules" / "options.yaml").read_text(encoding="utf-8"))["options"]]
     current = yaml.safe_load(expect.read_text(encoding="utf-8"))["option"]
     other = next(o for o in options if o != current)
