@@ -317,6 +317,38 @@ def check_version(base: RulesVersion, head: RulesVersion) -> VersionCheck:
     return VersionCheck(old, new, changed, tuple(errors), tuple(notes))
 
 
+@dataclass(frozen=True)
+class VersionVerdict:
+    """`validate --base REF`: the version check alone, and where `version:` is written."""
+
+    errors: tuple[str, ...]
+    location: Any
+
+
+def check_version_against(ref: str, head_folder: Path) -> VersionVerdict:
+    """The version check of `impact --base REF`, without evaluating anything: is a rule change
+    since `ref` bumped? Errors are worded without the place; `location` is the manifest's line."""
+    from engine.rules.source import load_file
+
+    head = load_version(head_folder)
+    with tempfile.TemporaryDirectory(prefix="rostering-validate-") as temporary:
+        base = _base_version(ref, head_folder, Path(temporary))
+    check = check_version(base, head)
+    path = head.folder / "manifest.yaml"
+    location = load_file(path, str(head.rules.manifest.loc.file)).locate(("version",))
+    where = f" in {_version_location(head)}"
+    return VersionVerdict(tuple(e.replace(where, "") for e in check.errors), location)
+
+
+def _base_version(ref: str, head_folder: Path, temporary: Path) -> RulesVersion:
+    """The rules at git revision `ref`, read into `temporary`; problems named after the revision."""
+    folder, label = checkout_rules(ref, head_folder, temporary)
+    try:
+        return load_version(folder, label)
+    except InputError as error:
+        raise _relabel(error, folder, label) from None
+
+
 def _version_location(version: RulesVersion) -> str:
     """Where `version:` is written in the manifest (file:line:col)."""
     from engine.rules.source import load_file
@@ -793,11 +825,7 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         raise InputError.at(SourceLocation("--workers"), f"expected at least 1 worker, got {workers}")
     with tempfile.TemporaryDirectory(prefix="rostering-impact-") as temporary:
         if getattr(args, "base", None):
-            folder, label = checkout_rules(args.base, head_folder, Path(temporary))
-            try:
-                base = load_version(folder, label)
-            except InputError as error:
-                raise _relabel(error, folder, label) from None
+            base = _base_version(args.base, head_folder, Path(temporary))
         else:
             base = load_version(args.base_dir)
         if base.label == head.label:
@@ -815,6 +843,7 @@ __all__ = [
     "ImpactReport",
     "RulesVersion",
     "check_version",
+    "check_version_against",
     "checkout_rules",
     "command",
     "compare",

@@ -777,7 +777,29 @@ def render_junit(report: TestReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+def render_github(report: TestReport) -> str:
+    """GitHub Actions annotations: each failing example at its expect.yaml (or golden document),
+    each warning, the coverage minimum; then the summary line."""
+
+    def note(level: str, path: str, message: str) -> str:
+        return f"::{level} file={path}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    lines = []
+    for result in report.results:
+        if result.mismatches:
+            text = "\n".join(m.text() for m in result.mismatches)
+            lines.append(note("error", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {text}"))
+        for golden in (g for g in result.goldens if g.failed):
+            lines.append(note("error", golden.path, f"example {result.name}: " + result.failure_text()))
+        lines.extend(note("warning", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {w}") for w in result.warnings)
+    lines.extend(note("warning", report.examples_dir, w) for w in report.warnings)
+    if not report.coverage_ok:
+        lines.append(note("error", report.examples_dir, coverage_lines(report.coverage, report.min_coverage)[-1]))
+    lines.append(report.summary())
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit, "github": render_github}
 
 
 # --- the command ------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""The ship checklist runs by itself: `validate --base REF` refuses a rule change without a version
+bump, and `--format github` turns problems into annotations on the pull request."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+from .conftest import FIXTURES, RULES
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(folder), "-c", "user.email=pm@example.org", "-c", "user.name=PM", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A rules repository with one commit of the tests' rules."""
+    shutil.copytree(RULES, tmp_path / "rules")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    return tmp_path
+
+
+def test_validate_base_refuses_a_change_without_a_version_bump(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    factors = repo / "rules" / "factors.yaml"
+    factors.write_text(factors.read_text(encoding="utf-8").replace("weight: 1\n", "weight: 2\n", 1), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["validate", str(repo / "rules"), "--base", "HEAD", "--format", "github"]) == 1
+    out, err = capsys.readouterr()
+    manifest = repo / "rules" / "manifest.yaml"
+    message = "the rules changed but the content version is still 1.0.1: bump `version`"
+    assert out == f"::error file={manifest},line=4,col=10::{message}\n"
+    assert err == f"{manifest}:4:10: {message}\n"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.1", "version: 1.0.2"), encoding="utf-8")
+    assert main(["validate", str(repo / "rules"), "--base", "HEAD"]) == 0
+
+
+def test_validate_format_github_annotates_each_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(RULES, tmp_path / "rules")
+    manifest = tmp_path / "rules" / "manifest.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.1", "version: one"), encoding="utf-8")
+    assert main(["validate", str(tmp_path / "rules"), "--format", "github"]) == 2
+    assert capsys.readouterr().out == (
+        f"::error file={manifest},line=4,col=10::version 'one' does not have the expected form: Semantic version of the "
+        "content (e.g. 1.2.0); bump it whenever the content changes.\n"
+        f"::error file={manifest},line=6,col=14::version 'one' does not have the expected form: The content version this "
+        "entry describes. (at changelog[0].version)\n"
+    )
+
+
+def test_test_format_github_annotates_a_failing_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(FIXTURES / "examples" / "north-fork", tmp_path / "examples" / "north-fork")
+    expect = tmp_path / "examples" / "north-fork" / "expect.yaml"
+    expect.write_text(expect.read_text(encoding="utf-8").replace("confidence: strong", "confidence: lean"), encoding="utf-8")
+    assert main(["test", "--examples", str(tmp_path / "examples"), "--format", "github"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"::error file={expect}::example north-fork: confidence:  expected lean, got strong",
+        f"::warning file={tmp_path / 'examples'}::{tmp_path / 'examples' / 'answers.schema.json'} is out of date; "
+        "`rostering-advisor test --update` rewrites it",
+        f"::warning file={tmp_path / 'examples'}::{tmp_path / 'examples' / 'example.schema.json'} is out of date; "
+        "`rostering-advisor test --update` rewrites it",
+        "0 passed, 1 failed",
+    ]
