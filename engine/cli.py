@@ -113,6 +113,13 @@ def _batch(args: argparse.Namespace) -> int:
     return command(args, sys.stdout, sys.stderr)
 
 
+def _blank(args: argparse.Namespace) -> int:
+    from engine.evaluate.answers import blank_answers
+    from engine.rules.rulebook import load_rules
+
+    return _emit(blank_answers(load_rules(args.rules)), args)
+
+
 def _schema(args: argparse.Namespace) -> int:
     from engine.evaluate.answers import answers_schema
     from engine.files import write_atomic
@@ -227,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"
     )
     documents(sub)
+
+    sub = command("blank", _blank, "print a blank answers file: every question as a comment, to fill in")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema name, e.g. factors or factors.schema.json (default: answers)")

@@ -3,6 +3,7 @@ bump, and `--format github` turns problems into annotations on the pull request.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,3 +69,18 @@ def test_test_format_github_annotates_a_failing_example(tmp_path: Path, capsys: 
         "`rostering-advisor test --update` rewrites it",
         "0 passed, 1 failed",
     ]
+
+
+def test_blank_answers_file_reads_as_is_and_with_every_question_uncommented(
+    advisor, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "answers.yaml"
+    assert main(["blank", "-o", str(path)]) == 0
+    text = path.read_text(encoding="utf-8")
+    assert advisor.read(path).answers == {}
+    for question in advisor.rules.questions:
+        assert f"  # {question.text}\n  # {question.id}: unknown\n" in text
+    uncommented = re.sub(r"(?m)^  # ([a-z_0-9]+: unknown)$", r"  \1", text.replace("  {}\n", ""))
+    path.write_text(uncommented, encoding="utf-8")
+    assert advisor.read(path).answers == {q.id: "unknown" for q in advisor.rules.questions}
+    assert main(["blank", "-o", str(path)]) == 0  # ours: replaced without --force

@@ -167,3 +167,27 @@ def district_from_document(doc: Document, rules: Rules) -> District:
         notes=(data.get("notes") or "").strip(),
         source=doc.file,
     )
+
+
+def blank_answers(rules: Rules) -> str:
+    """A new district's answers file: every question as a comment, by theme, to uncomment and answer."""
+    themes = {t.id: t.label for t in rules.themes}
+    lines = [
+        "# yaml-language-server: $schema=../answers.schema.json",
+        f"# Written by rostering-advisor blank for {rules.manifest.name} {rules.version}. Uncomment a question",
+        "# and answer yes, no or unknown; a question left out is unknown.",
+        "district:",
+        "  name: My District        # required",
+        '  # id: "0600000"          # optional; quote ids to keep leading zeros',
+        "answers:                   # every question is a comment: uncomment, then answer",
+        "  {}",
+    ]
+    theme = None
+    for question in rules.questions:
+        if question.theme != theme:
+            theme = question.theme
+            lines.append(f"  # --- {themes.get(theme, theme)}")
+        lines.append(f"  # {question.text}")
+        lines.append(f"  # {question.id}: unknown")
+    lines.append("notes: ''")
+    return "\n".join(lines) + "\n"
