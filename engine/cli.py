@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from engine.errors import EXIT_FAILED, EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.errors import EXIT_FAILED, EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation, github_annotation
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -29,7 +29,7 @@ def _validate(args: argparse.Namespace) -> int:
         check = check_version_against(args.base, folder)
         for error in check.errors:
             if args.format == "github":
-                print(_annotation("error", error, check.location))
+                print(github_annotation("error", error, check.location))
             print(f"{check.location}: {error}", file=sys.stderr)
         if check.errors:
             return EXIT_FAILED
@@ -53,15 +53,6 @@ def _maximum_scores(rules: Any) -> str:
         for option in best:
             best[option] += max((f.weight for f in rules.factors if f.question == question and f.favours == option), default=0)
     return ", ".join(f"{o.label} {best[o.id]:g}" for o in rules.options)
-
-
-def _annotation(level: str, message: str, location: Any = None) -> str:
-    """A GitHub Actions workflow command: the problem shows on the pull request, at its line."""
-    where = ""
-    if location is not None and getattr(location, "file", None):
-        parts = [f"file={location.file}"] + [f"{k}={v}" for k, v in (("line", location.line), ("col", location.column)) if v]
-        where = " " + ",".join(parts)
-    return f"::{level}{where}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -216,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--base", metavar="REF", help="git revision whose rules/ is the base")
     base.add_argument("--base-dir", type=Path, metavar="DIR", help="another rules folder as the base")
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
-    sub.add_argument("--format", choices=("md", "json"), default="md")
+    sub.add_argument("--format", choices=("md", "json", "github"), default="md", help="github: annotations for a pull request")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
 
     sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
@@ -257,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "format", None) == "github":
             for diagnostic in getattr(error, "diagnostics", ()) or ():
                 where = f" (at {diagnostic.path})" if diagnostic.path else ""
-                print(_annotation("error", diagnostic.message + where, diagnostic.location))
+                print(github_annotation("error", diagnostic.message + where, diagnostic.location))
         for line in str(error).splitlines() or ["error"]:
             print(line, file=sys.stderr)
         return error.exit_code

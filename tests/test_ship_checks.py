@@ -84,3 +84,23 @@ def test_blank_answers_file_reads_as_is_and_with_every_question_uncommented(
     path.write_text(uncommented, encoding="utf-8")
     assert advisor.read(path).answers == {q.id: "unknown" for q in advisor.rules.questions}
     assert main(["blank", "-o", str(path)]) == 0  # ours: replaced without --force
+
+
+def test_impact_format_github_annotates_the_version_and_each_changed_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(RULES, tmp_path / "rules")
+    shutil.copytree(FIXTURES / "examples" / "harbor-view", tmp_path / "examples" / "harbor-view")
+    factors = tmp_path / "rules" / "factors.yaml"
+    old = "    no:\n      favours: user_import\n      weight: 2\n      rationale: Classroom teachers"
+    factors.write_text(factors.read_text(encoding="utf-8").replace(old, old.replace("weight: 2", "weight: 3")), encoding="utf-8")
+    args = ["impact", "--rules", str(tmp_path / "rules"), "--base-dir", str(RULES), "--examples", str(tmp_path / "examples")]
+    assert main([*args, "--format", "github"]) == 1
+    manifest = tmp_path / "rules" / "manifest.yaml"
+    assert capsys.readouterr().out.splitlines() == [
+        f"::error file={manifest},line=4,col=10::the rules changed but the content version is still 1.0.1: bump `version` in "
+        f"{manifest}:4:10",
+        f"::notice file={tmp_path / 'examples' / 'harbor-view' / 'answers.yaml'}::example harbor-view: the advice changes: "
+        "scores SIS Sync 14 → 14, User Import Tool 9 → 10; the order of the reasons",
+        "The advice changes for 1 of 1 example districts and 71 of the 8,192 ways to answer every question yes or no.",
+    ]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from engine.evaluate.answers import District, answers_schema, read_district
-from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean, github_annotation
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.paths import display
@@ -782,7 +782,7 @@ def render_github(report: TestReport) -> str:
     each warning, the coverage minimum; then the summary line."""
 
     def note(level: str, path: str, message: str) -> str:
-        return f"::{level} file={path}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return github_annotation(level, message, SourceLocation(path))
 
     lines = []
     for result in report.results:
