@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine import Advisor
+from engine.cli import main
 from engine.errors import InputError
 from engine.evaluate import plan as plan_module
 
@@ -130,3 +131,32 @@ def test_to_dict_is_json(advisor: Advisor) -> None:
 def test_bad_answers_are_input_errors(advisor: Advisor) -> None:
     with pytest.raises(InputError, match="the answer to 'gate' must be yes, no or unknown"):
         advisor.plan(district({"gate": "perhaps"}))
+
+
+# --- rostering-advisor plan FILE -------------------------------------------------------------
+
+
+def answers_file(folder: Path, text: str) -> Path:
+    path = folder / "district.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_plan_command_prints_the_plan_as_json_or_text(tmp_path: Path, capsys: pytest.CaptureFixture[str], advisor: Advisor) -> None:
+    path = answers_file(tmp_path, "district: {name: Test}\nanswers: {gate: no}\n")
+    assert main(["plan", str(path), "--rules", str(RULES), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == advisor.plan(advisor.read(path)).to_dict()
+    assert main(["plan", str(path), "--rules", str(RULES)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Leaning Sync; 1 question could still change it.\n")
+    assert "Ask next: Is there a strong reason to sync? (strong)\n  yes: Sync: The strong reason.\n" in text
+    assert "  mild: cannot change the option\n" in text
+
+
+def test_plan_command_bad_answers_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = answers_file(tmp_path, "district: {name: Test}\nanswers:\n  gat: no\n")
+    assert main(["plan", str(path), "--rules", str(RULES)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{path}:3:3: unknown question 'gat' (did you mean 'gate'?)")
+    assert main(["plan", str(tmp_path / "nope.yaml"), "--rules", str(RULES)]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'nope.yaml'}: no such file\n"

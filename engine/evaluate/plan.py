@@ -82,12 +82,14 @@ class Plan:
     option: str
     label: str
     confidence: str
+    confidence_label: str
     scores: dict[str, float]
     settled: bool
     next: OpenQuestion | None
     reachable: dict[str, int]
     open: tuple[OpenQuestion, ...]
     answered: tuple[str, ...]  # questions with a yes/no answer, given or derived
+    derived: dict[str, str]  # question -> why the profile answers it (the derived rule's explanation)
     labels: dict[str, str] = field(repr=False)  # option id -> label, for `standing`
 
     @property
@@ -112,14 +114,48 @@ class Plan:
             "option": self.option,
             "label": self.label,
             "confidence": self.confidence,
+            "confidence_label": self.confidence_label,
             "scores": dict(self.scores),
             "settled": self.settled,
             "standing": self.standing(),
             "next": self.next.id if self.next is not None else None,
             "reachable": dict(self.reachable),
             "answered": list(self.answered),
+            "derived": dict(self.derived),
             "open": [q.to_dict() for q in self.open],
         }
+
+    def to_text(self) -> str:
+        """The plan for a person reading it out (`rostering-advisor plan --format text`)."""
+        total = sum(self.reachable.values())
+        lines = [
+            f"{self.standing()[:1].upper()}{self.standing()[1:]}.",
+            f"So far: {self.label} (confidence: {self.confidence_label.lower()}); scores "
+            + ", ".join(f"{self.labels[o]} {_number(v)}" for o, v in self.scores.items())
+            + ".",
+            f"The {_plural(len(self.open), 'open question')} can be answered in {total:,} ways: "
+            + ", ".join(f"{n:,} lead to {self.labels[o]}" for o, n in self.reachable.items())
+            + ".",
+        ]
+        lines += [f"Answered from the profile: {q} ({why})" for q, why in self.derived.items()]
+        if self.next is not None:
+            lines += ["", f"Ask next: {self.next.text} ({self.next.id})"]
+            lines += [f"  {answer}: {text}" for answer, text in self.next.help.items()]
+        if self.open:
+            lines += ["", "Open questions, the most telling first:"]
+        for question in self.open:
+            if not question.askable:
+                note = 'answered "unknown", not asked again'
+            elif question.could_change:
+                note = f"could change the option ({question.gain:.2f} bits)"
+            else:
+                note = "cannot change the option"
+            lines.append(f"  {question.id}: {note}")
+        return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -219,12 +255,14 @@ class Planner:
             option=main.option,
             label=self._labels[main.option],
             confidence=main.confidence,
+            confidence_label=self.rules.policy.levels[main.confidence].label,
             scores=dict(main.scores),
             settled=settled,
             next=following,
             reachable=reachable,
             open=tuple(ranked),
             answered=tuple(q for q in program.questions if main.answers[q] != "unknown"),
+            derived={q: self.rules.index.derived[rule].explanation for q, rule in main.derived.items()},
             labels=self._labels,
         )
 
