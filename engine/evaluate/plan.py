@@ -101,11 +101,11 @@ class Plan:
         """One line for a coordinator: the option so far and how many questions could change it."""
         if self.settled:
             left = len([q for q in self.open if q.askable])
-            tail = f"; no answer to the {_plural(left, 'remaining question')} can change it" if left else ""
+            tail = f"; no answer to the {plural(left, 'remaining question')} can change it" if left else ""
             return f"{self.label} is settled{tail}"
         count = len(self.deciding)
         if count:
-            return f"leaning {self.label}; {_plural(count, 'question')} could still change it"
+            return f"leaning {self.label}; {plural(count, 'question')} could still change it"
         return f"leaning {self.label}; only questions answered \"unknown\" could still change it"
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class Plan:
             f"So far: {self.label} (confidence: {self.confidence_label.lower()}); scores "
             + ", ".join(f"{self.labels[o]} {_number(v)}" for o, v in self.scores.items())
             + ".",
-            f"The {_plural(len(self.open), 'open question')} can be answered in {total:,} ways: "
+            f"The {plural(len(self.open), 'open question')} can be answered in {total:,} ways: "
             + ", ".join(f"{n:,} lead to {self.labels[o]}" for o, n in self.reachable.items())
             + ".",
         ]
@@ -158,7 +158,7 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
