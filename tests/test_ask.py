@@ -36,7 +36,10 @@ def test_asks_in_the_plans_order_and_offers_to_stop_once_settled(advisor: Adviso
     assert (done.answers, done.ended) == ({"gate": "no", "strong": "yes"}, "stopped")
     assert "leaning Upload; 2 questions could still change it." in transcript
     assert "Question 1: A replacement under way rules out syncing.\n  yes: Upload: A moving system cannot be synced.\n" in transcript
-    assert "Sync is settled; no answer to the 2 remaining questions can change it.\nStop here? (2 questions left) [Y/n] y\n" in transcript
+    assert (
+        "Sync is settled; no answer to the 2 remaining questions can change it.\n"
+        "The advice's confidence so far: Leaning.\nStop here? (2 questions left) [Y/n] y\n"
+    ) in transcript
     assert saved[-1] == {"district": {"name": "Test"}, "answers": {"gate": "no", "strong": "yes"}}
     assert len(saved) == 3  # the name, then each answer
 

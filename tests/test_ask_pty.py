@@ -129,6 +129,20 @@ def test_ctrl_c_midway_keeps_what_was_answered(tmp_path: Path) -> None:
     assert kept == {"district": {"name": "Pine Hollow Schools"}, "answers": {"sis_changing": "no"}}
 
 
+def test_ctrl_d_ends_the_questionnaire_with_the_advice_so_far(tmp_path: Path, recommended: Callable[[Path], str]) -> None:
+    child = spawn(tmp_path)
+    skip_profile(child)
+    child.expect(MENU)
+    child.send("n\r")
+    child.expect(MENU)
+    child.sendcontrol("d")
+    child.expect("1 answer written to answers.yaml \\(input ended\\)")
+    printed = advice_printed(child)
+    child.close()
+    assert child.exitstatus == 0
+    assert printed == recommended(tmp_path / "answers.yaml")
+
+
 def test_piped_input_one_answer_per_line(tmp_path: Path, recommended: Callable[[Path], str]) -> None:
     """No terminal: prompts go to stderr, the advice alone to stdout; the profile answers questions."""
     lines = "Brook Valley\n18,400\nPowerSchool\nyes\nmaybe\nno\nyes\nyes\n"

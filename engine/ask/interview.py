@@ -90,6 +90,7 @@ def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], 
                     break
                 if not (ask_all or offered):
                     offered = True
+                    prompter.say(f"The advice's confidence so far: {plan.confidence_label}.")
                     if prompter.confirm(f"Stop here? ({plural(len(left), 'question')} left)"):
                         done.ended = "stopped"
                         break

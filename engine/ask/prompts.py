@@ -8,10 +8,13 @@ its prompts and messages to another stream, so that the advice alone goes to sta
 
 from __future__ import annotations
 
-from typing import IO, Any, Sequence
+from typing import IO, TYPE_CHECKING, Any, Sequence
 
 from engine.ask.interview import Check
 from engine.evaluate.answers import normalise_answer
+
+if TYPE_CHECKING:
+    import questionary
 
 _ANSWERS = (("Yes", "yes", "y"), ("No", "no", "n"), ("Not sure", "unknown", "s"))
 _NOT_SURE = {"not sure", "s", "skip"}
@@ -52,7 +55,13 @@ class TerminalPrompter:
 
 
 def _asked(question: "questionary.Question") -> Any:
-    """The answer; Ctrl-C raises KeyboardInterrupt, Ctrl-D (questionary's None) EOFError."""
+    """The answer; Ctrl-C raises KeyboardInterrupt, Ctrl-D EOFError (questionary's menus ignore it)."""
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    end = KeyBindings()
+    end.add("c-d", eager=True)(lambda event: event.app.exit(exception=EOFError()))
+    application = question.application
+    application.key_bindings = merge_key_bindings([application.key_bindings, end]) if application.key_bindings else end
     result = question.unsafe_ask()
     if result is None:
         raise EOFError
