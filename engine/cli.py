@@ -70,6 +70,8 @@ def _ask(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     path: Path = args.output
+    if not path.resolve().parent.is_dir():  # before the first question, not after the name
+        raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
     if os.path.lexists(path) and not args.force and not our_file(path):
         raise ForeignFile.at(
             SourceLocation(display(path)), "already exists and was not written by rostering-advisor; use -o another file, or --force"

@@ -96,3 +96,11 @@ def test_ask_command_writes_the_advice_where_asked(tmp_path: Path, monkeypatch: 
     assert capsys.readouterr().out == ""
     assert main(["recommend", "answers.yaml", *args]) == 0
     assert capsys.readouterr().out == (tmp_path / "advice.html").read_text(encoding="utf-8")
+
+
+def test_ask_command_into_a_missing_folder_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Test\n\nyes\n"))
+    out = tmp_path / "nowhere" / "answers.yaml"
+    assert main(["ask", "--rules", str(RULES), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"{out}: the folder {out.parent} does not exist\n") and err.count("\n") == 1
