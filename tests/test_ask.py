@@ -104,3 +104,15 @@ def test_ask_command_into_a_missing_folder_is_exit_2(tmp_path: Path, monkeypatch
     assert main(["ask", "--rules", str(RULES), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.endswith(f"{out}: the folder {out.parent} does not exist\n") and err.count("\n") == 1
+
+
+def test_ask_never_replaces_a_file_the_tool_did_not_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused before the first question, with the file untouched; --force replaces it."""
+    mine = tmp_path / "answers.yaml"
+    mine.write_text("my notes\n", encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("Test\n\nyes\n"))
+    assert main(["ask", "--rules", str(RULES), "-o", str(mine)]) == 2
+    assert capsys.readouterr().err == f"{mine}: already exists and was not written by rostering-advisor; use -o another file, or --force\n"
+    assert mine.read_text(encoding="utf-8") == "my notes\n"
+    assert main(["ask", "--rules", str(RULES), "-o", str(mine), "--force", "--advice", str(tmp_path / "advice.md")]) == 0
+    assert yaml.safe_load(mine.read_text(encoding="utf-8"))["answers"] == {"gate": "yes"}

@@ -158,15 +158,6 @@ def test_piped_input_one_answer_per_line(tmp_path: Path, recommended: Callable[[
     assert result.stdout == recommended(tmp_path / "answers.yaml")
 
 
-def test_a_file_the_tool_did_not_write_is_never_replaced(tmp_path: Path) -> None:
-    mine = tmp_path / "answers.yaml"
-    mine.write_text("my notes\n", encoding="utf-8")
-    result = subprocess.run([*COMMAND, "ask", *PLACES, "-o", str(mine)], input="A\n", env=ENV, capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr == f"{mine}: already exists and was not written by rostering-advisor; use -o another file, or --force\n"
-    assert mine.read_text(encoding="utf-8") == "my notes\n"
-
-
 def test_piped_input_interrupted(tmp_path: Path) -> None:
     """Ctrl-C while a pipe is read: the answers so far are kept."""
     process = subprocess.Popen(
