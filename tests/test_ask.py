@@ -86,14 +86,15 @@ def test_ask_command_without_a_name_is_exit_2_and_writes_nothing(
     assert not out.exists()
 
 
-def test_ask_command_writes_the_advice_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("Test\n\nyes\n"))
+def test_ask_command_all_questions_and_the_advice_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Test\n\nyes\nno\nno\nno\n"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     monkeypatch.chdir(tmp_path)
     templates = Path(__file__).parent / "fixtures" / "templates"
     args = ["--rules", str(RULES), "--templates", str(templates), "--format", "html"]
-    assert main(["ask", *args, "--advice", "advice.html"]) == 0
+    assert main(["ask", *args, "--advice", "advice.html", "--all"]) == 0
     assert capsys.readouterr().out == ""
+    assert len(yaml.safe_load((tmp_path / "answers.yaml").read_text(encoding="utf-8"))["answers"]) == 4  # --all: no offer to stop
     assert main(["recommend", "answers.yaml", *args]) == 0
     assert capsys.readouterr().out == (tmp_path / "advice.html").read_text(encoding="utf-8")
 

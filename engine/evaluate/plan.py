@@ -241,7 +241,7 @@ class Planner:
                     id=qid,
                     text=question.text,
                     about=question.help,
-                    help=self._help[qid],
+                    help=dict(self._help[qid]),
                     askable=district.answers.get(qid) != "unknown",
                     could_change=could_change,
                     gain=max(entropy - rest, 0.0) if could_change else 0.0,
