@@ -169,7 +169,9 @@ def test_piped_input_interrupted(tmp_path: Path) -> None:
     process.stdin.flush()
     seen = ""
     while seen.count("[yes/no/not sure]") < 2:  # the second question waits for its line
-        seen += process.stderr.read(1)
+        char = process.stderr.read(1)
+        assert char, f"ask ended early: {seen}"
+        seen += char
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
