@@ -67,7 +67,7 @@ class Interview:
 
 
 def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], None], *, ask_all: bool = False) -> Interview:
-    """Put the questions; `save` gets the interview after the profile and after every answer."""
+    """Put the questions; `save` gets the interview after the name, each profile value and each answer."""
     done = Interview()
     try:
         done.name = prompter.text("District name:", _required).strip()
