@@ -50,6 +50,15 @@ def _recommend(args: argparse.Namespace) -> int:
     return _emit(text, args)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from engine.evaluate.advisor import Advisor
+
+    advisor = Advisor.load(args.rules)
+    plan = advisor.plan(advisor.read(args.file))
+    sys.stdout.write(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else plan.to_text())
+    return EXIT_OK
+
+
 def _context(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
     from engine.render.documents import Renderer, generation_date
@@ -142,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
     documents(sub)
+
+    sub = command("plan", _plan, "what to ask a district next: the open question that matters most, or that the option is settled")
+    sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON), answered in part or not at all")
+    sub.add_argument("--format", choices=("json", "text"), default="text")
 
     sub = command("context", _context, "print the template context of one district's advice as JSON")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
