@@ -183,7 +183,7 @@ class Site:
         if rec is not None:
             for firing in rec.outcome.trace:
                 where = rules.rule_location(firing.rule)
-                trace.append((firing.rule, firing.kind, f"{where.file}:{where.line}" if where else "engine"))
+                trace.append((firing.rule, firing.kind, f"{where.file}:{where.line}" if where else "built in"))
         return self._page(
             "playground.html",
             loaded,
