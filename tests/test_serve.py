@@ -313,4 +313,4 @@ def _hidden_fields(page: str) -> dict[str, str]:
 
 
 def _option(page: str) -> str:
-    return page.split('<dd id="option">', 1)[1].split("</dd>", 1)[0]
+    return page.split('<span id="option">', 1)[1].split("</span>", 1)[0]
