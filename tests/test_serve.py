@@ -21,7 +21,8 @@ from engine.evaluate.answers import read_district
 from engine.web import server
 from engine.web.app import create_app
 from engine.web.forms import answers_yaml, district_from_form, form_fields
-from engine.web.workspace import ServeConfig
+from engine.errors import InputError
+from engine.web.workspace import CONFIG_VARIABLE, ServeConfig
 
 from .conftest import FIXTURES
 
@@ -263,6 +264,16 @@ def test_serve_command_checks_before_listening(capsys: pytest.CaptureFixture[str
     assert server.loopback("127.0.0.1") and server.loopback("::1") and server.loopback("localhost")
     assert not server.loopback("0.0.0.0") and not server.loopback("example.org")
     assert server.url("::1", 8000) == "http://[::1]:8000/"
+
+
+def test_the_production_config_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ServeConfig(str(FIXTURES / "rules"), None, None, reload=True)
+    monkeypatch.setenv(CONFIG_VARIABLE, config.to_env())
+    assert ServeConfig.from_env() == config
+    for bad in ('{"rules": 3}', "[]", '{"rule": "x"}', "{"):
+        monkeypatch.setenv(CONFIG_VARIABLE, bad)
+        with pytest.raises(InputError, match=f"^{CONFIG_VARIABLE}: expected a JSON object"):
+            ServeConfig.from_env()
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())

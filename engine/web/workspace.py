@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.errors import AdvisorError, InputError
+from engine.errors import AdvisorError, InputError, SourceLocation
 from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import District, read_district
 from engine.paths import display, example_answers, examples_dir, rules_dir, templates_dir
@@ -40,7 +40,13 @@ class ServeConfig:
     def from_env(cls) -> "ServeConfig":
         """The config `serve` put in the environment; the defaults (./rules, ...) when there is none."""
         raw = os.environ.get(CONFIG_VARIABLE)
-        return cls(**json.loads(raw)) if raw else cls()
+        if not raw:
+            return cls()
+        try:
+            options = json.loads(raw)
+            return cls(**options) if _valid(options) else _refuse(raw)
+        except ValueError:
+            return _refuse(raw)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,22 @@ class Workspace:
                     continue
                 out.append((str(path), info.st_mtime_ns, info.st_size))
         return tuple(out)
+
+
+_OPTIONS = {"rules": str, "templates": str, "examples": str, "reload": bool}
+
+
+def _valid(options: object) -> bool:
+    return isinstance(options, dict) and all(
+        key in _OPTIONS and (value is None or isinstance(value, _OPTIONS[key])) for key, value in options.items()
+    )
+
+
+def _refuse(raw: str) -> ServeConfig:
+    raise InputError.at(
+        SourceLocation(CONFIG_VARIABLE),
+        f"expected a JSON object with any of {', '.join(_OPTIONS)} (folders as text, reload true/false), got {raw[:80]!r}",
+    )
 
 
 def _path(value: str | None) -> Path | None:
