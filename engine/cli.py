@@ -41,7 +41,9 @@ def _recommend(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
     if args.format == "json":
-        text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        from engine.compact_json import indented
+
+        text = indented(recommendation.to_dict())
     else:
         from engine.render.documents import Renderer, generation_date
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import json
 import re
 from typing import Any, Awaitable, Callable
 
@@ -23,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from engine.compact_json import indented
 from engine.errors import AdvisorError, InputError, TemplateError
 from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District, district_from_data
@@ -307,7 +307,7 @@ class Site:
 
 
 def _recommendation_json(loaded: Loaded, district: District) -> str:
-    return json.dumps(loaded.advisor.recommend(district).to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return indented(loaded.advisor.recommend(district).to_dict())
 
 
 def _advice(fmt: str) -> Callable[[Loaded, District], str]:
