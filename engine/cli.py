@@ -44,7 +44,9 @@ def _recommend(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
     if args.format == "json":
-        text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        from engine.compact_json import indented
+
+        text = indented(recommendation.to_dict())
     else:
         text = _document(recommendation, args)
     return _emit(text, args)
@@ -131,6 +133,30 @@ def _batch(args: argparse.Namespace) -> int:
     from engine.batch.run import command
 
     return command(args, sys.stdout, sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from engine.web import server
+    from engine.web.workspace import ServeConfig
+
+    config = ServeConfig(
+        rules=_text_path(args.rules), templates=_text_path(args.templates), examples=_text_path(args.examples), reload=args.reload
+    )
+    server.check(config, args.port, args.workers)
+    if not server.loopback(args.host):
+        print(
+            f"rostering-advisor: warning: listening on {args.host}: other machines can reach this server; "
+            "put it behind a proxy that controls who may",
+            file=sys.stderr,
+        )
+    print(f"Rostering Advisor at {server.url(args.host, args.port)} (questionnaire; rule playground at /playground). Ctrl-C stops it.")
+    sys.stdout.flush()
+    server.run(config, args.host, args.port, args.workers)
+    return EXIT_OK
+
+
+def _text_path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -252,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"
     )
     documents(sub)
+
+    sub = command("serve", _serve, "the questionnaire, rule playground and JSON API in the browser")
+    sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
+    sub.add_argument("--examples", type=Path, metavar="DIR", help="example districts for the playground (default: ./examples)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sub.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    sub.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes, one engine each (default: 1)")
+    sub.add_argument("--reload", action="store_true", help="reload rules and templates when their files change")
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")
