@@ -83,6 +83,12 @@ class Recommendation:
         return [w for w in self.what_if if w.outcome.option != self.option]
 
     @property
+    def needs_review(self) -> bool:
+        """True when an override flagged the advice for review by a person."""
+        overrides = self.rules.index.overrides
+        return any(overrides[o].effect == "review" for o in self.outcome.overrides)
+
+    @property
     def deciding_override(self) -> str | None:
         return self.outcome.decision_rule.rsplit(".", 1)[-1] if self.decided_by == "override" else None
 
@@ -90,7 +96,9 @@ class Recommendation:
         """One sentence: what, for whom, how sure, and why in a few words."""
         rules = self.rules
         label = rules.option(self.option).label
-        level = rules.policy.levels[self.confidence].label.lower()
+        level = f"{rules.policy.levels[self.confidence].label.lower()} confidence"
+        if self.needs_review and rules.policy.review:
+            level += f", {rules.policy.review.note}"
         who = self.district.name
         if self.decided_by == "override":
             override = rules.index.overrides[self.deciding_override]
@@ -102,7 +110,7 @@ class Recommendation:
             other = max((o for o in scores if o != self.option), key=lambda o: scores[o], default=None)
             versus = f" to {_number(scores[other])}" if other else ""
             why = f"the weighted answers favor it {_number(scores[self.option])}{versus}"
-        return f"{label} is recommended for {who} ({level} confidence): {_lower_first(why).rstrip('.')}."
+        return f"{label} is recommended for {who} ({level}): {_lower_first(why).rstrip('.')}."
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: see README, "Output"."""
@@ -126,7 +134,7 @@ class Recommendation:
                 "decided_by": self.decided_by,
                 "decided_by_rule": outcome.decision_rule,
                 "summary": self.summary(),
-                "needs_review": any(overrides[o].effect == "review" for o in outcome.overrides),
+                "needs_review": self.needs_review,
             },
             "scores": dict(outcome.scores),
             "metrics": dict(outcome.metrics),

@@ -22,7 +22,9 @@ Facts flow through stages, each a band of engine priorities (`pri`, lower fires 
   tie-break. Their conditions are made mutually exclusive here, at compile time, because
   durable_rules' negated joins do not cancel activations already queued.
 * confidence rules (first match wins, made exclusive the same way) and next-step rules match the
-  `decision` fact, which carries the tally plus `option` and `decided_by`.
+  `decision` fact, which carries the tally plus `option` and `decided_by`. A level stronger than
+  the policy's review cap (`review: {at_most: ...}`) compiles to two rules: without `review` it
+  gives its level, with `review` the cap.
 
 Conditions are single-fact expressions in negation normal form; a missing profile field never
 satisfies a comparison, and its negation always holds.
@@ -299,15 +301,24 @@ def _conclusion_stages(out: "_Ruleset") -> None:
         Action("decide", "policy.decision.tie_break", {"by": "tie_break", "option": rules.policy.tie_break}),
     )
     earlier_levels: list[Condition] = []
+    capped = rules.policy.capped_levels()
     for index, rule in enumerate(rules.policy.confidence):
         exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
-        out.add(
-            f"confidence/{rule.id}",
-            "decision",
-            out.when(exclusive) if exclusive.items else None,
-            STAGE_CONFIDENCE + index,
-            Action("confidence", rule.id, {"level": rule.level}),
-        )
+        condition = out.when(exclusive) if exclusive.items else None
+        level = {"level": rule.level, "uncapped": rule.level}
+        if rule.level in capped:  # a review flag lowers this level to the policy's cap
+            assert rules.policy.review is not None and rules.policy.review.at_most is not None
+            for flag, params in (("$nex", level), ("$ex", dict(level, level=rules.policy.review.at_most))):
+                test = {flag: {"review": 1}}
+                out.add(
+                    f"confidence/{rule.id}" + ("/review" if flag == "$ex" else ""),
+                    "decision",
+                    {"$and": [condition, test]} if condition else test,
+                    STAGE_CONFIDENCE + index,
+                    Action("confidence", rule.id, params),
+                )
+        else:
+            out.add(f"confidence/{rule.id}", "decision", condition, STAGE_CONFIDENCE + index, Action("confidence", rule.id, level))
         if rule.when is not None:
             earlier_levels.append(rule.when)
 
@@ -352,12 +363,14 @@ def _parts(rules: Rules) -> list[tuple[Part, list[Factor | Override]]]:
 
     Empty when variants cannot be judged by parts: when a derived answer depends on other answers,
     changing one answer may change what is derived, so a variant needs a whole evaluation.
-    Overrides that only flag for review never change a verdict, so they are left out.
+    Overrides that only flag for review change a verdict's confidence only when the policy caps it
+    for them (`policy.review.at_most`); otherwise they are left out.
     """
     if any(isinstance(atom, AnswerIs) for d in rules.derived for atom in atoms(d.when)):
         return []
     members: list[tuple[set[str], Factor | Override]] = [({f"a_{f.question}"}, f) for f in rules.factors]
-    members += [(_reads(o.when), o) for o in rules.overrides if o.effect == "recommend"]
+    # review flags change a verdict only when the policy caps the confidence for them
+    members += [(_reads(o.when), o) for o in rules.overrides if o.effect == "recommend" or rules.policy.capped_levels()]
     groups: list[tuple[set[str], list[Factor | Override]]] = []
     for reads, rule in members:  # merge every group that shares a property with this rule
         joined = [g for g in groups if g[0] & reads]
@@ -379,6 +392,8 @@ def _conclusion_reads(rules: Rules) -> tuple[str, ...]:
     """What the decision and confidence rules read of the tally: the leader, the flags of the
     deciding overrides, and whatever the confidence conditions test (metrics, answers, profile)."""
     reads = {"leader"} | {f"o_{o.id}" for o in rules.overrides if o.effect == "recommend"}
+    if rules.policy.capped_levels():
+        reads.add("review")
     for level in rules.policy.confidence:
         reads |= _reads(level.when)
     return tuple(sorted(reads))

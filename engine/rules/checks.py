@@ -26,7 +26,7 @@ from engine.rules.model import (
 
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
-FIXED_FACT_PROPERTIES = 16  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+FIXED_FACT_PROPERTIES = 17  # sid, t, option, leader, decided_by, review, metrics ... (see compiler.py)
 MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _MAX_ENUMERATED_WORLDS = 20_000  # beyond this the check is skipped rather than slow
@@ -105,6 +105,8 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     level_ids = list(policy["levels"])
     for i, c in enumerate(policy["confidence"]):
         ref("policy", ("policy", "confidence", i, "level"), c["level"], level_ids, "confidence level")
+    if "at_most" in policy.get("review", {}):
+        ref("policy", ("policy", "review", "at_most"), policy["review"]["at_most"], level_ids, "confidence level")
 
     # conditions: references and where metrics may appear
     catalogue_ids = list(rules.catalogues)
@@ -172,6 +174,7 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     engine_rules = (  # see compiler.compile_rules: tally, tie-break and (with derived rules) admit
         len(rules.derived) + (1 if rules.derived else 0) + len(rules.factors) + 2 * len(rules.overrides)
         + len(rules.options) + 2 + len(rules.policy.confidence) + len(rules.next_steps)
+        + sum(1 for c in rules.policy.confidence if c.level in rules.policy.capped_levels())
     )
     if engine_rules > MAX_ENGINE_RULES:
         report(

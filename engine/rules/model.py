@@ -192,12 +192,30 @@ class Level:
 
 
 @dataclass(frozen=True)
+class ReviewPolicy:
+    """How a review flag bears on the confidence: capped at a level, and qualified by a phrase."""
+
+    at_most: str | None
+    note: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
 class Policy:
     tie_break: str
     tie_break_reason: str
     confidence: tuple[ConfidenceRule, ...]
-    levels: dict[str, Level]
+    levels: dict[str, Level]  # strongest first
     tie_break_loc: SourceLocation
+    review: ReviewPolicy | None = None
+
+    def capped_levels(self) -> tuple[str, ...]:
+        """The levels stronger than the review cap: a review flag lowers them to the cap."""
+        cap = self.review.at_most if self.review else None
+        if cap is None or cap not in self.levels:
+            return ()
+        order = list(self.levels)
+        return tuple(order[: order.index(cap)])
 
 
 @dataclass(frozen=True)
