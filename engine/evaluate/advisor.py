@@ -89,6 +89,28 @@ class Recommendation:
         return any(overrides[o].effect == "review" for o in self.outcome.overrides)
 
     @property
+    def contrary(self) -> str | None:
+        """The option that most ways of answering the open questions lead to, when that is not the
+        recommended one (known only when every combination was tried)."""
+        combos = self.combinations
+        if not combos:
+            return None
+        total = sum(combos.values())
+        return next((o for o, n in combos.items() if o != self.option and 2 * n > total), None)
+
+    def deciding_questions(self, limit: int = 3) -> list[str]:
+        """Up to `limit` open questions that decide the advice: those whose answer can change the
+        option, the ones whose yes and no lead most differently to the recommended option first."""
+
+        def share(counts: dict[str, int]) -> float:
+            total = sum(counts.values())
+            return counts.get(self.option, 0) / total if total else 0.0
+
+        movers = [o for o in self.open_questions if o.could_change]
+        ranked = sorted(movers, key=lambda o: -abs(share(o.if_yes) - share(o.if_no)))  # stable: rules' order on ties
+        return [o.question for o in ranked[:limit]]
+
+    @property
     def deciding_override(self) -> str | None:
         return self.outcome.decision_rule.rsplit(".", 1)[-1] if self.decided_by == "override" else None
 
