@@ -13,7 +13,6 @@ rules digest; building a context is then a few dozen small dicts.
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,8 @@ from typing import Any
 from engine import __version__
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
-from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, Rules
+from engine.rules.conditions import Wording, field_label, prose, value_text
+from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK
 
 DIGEST_SHORT = 12
@@ -29,8 +29,6 @@ _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-# Words of profile field names shown in capitals or as names (the fields have no labels in the rules).
-_FIELD_WORDS = {"sis": "SIS", "sftp": "SFTP", "csv": "CSV", "id": "ID", "nces": "NCES", "lea": "LEA", "clever": "Clever"}
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -56,6 +54,7 @@ class _RulesView:
     rationale: dict[str, RulesText]
     overrides: dict[str, Any]
     override_questions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+    condition_text: dict[str, RulesText]  # each override's condition in prose
     derived: dict[str, RulesText]
     levels: dict[str, tuple[RulesText, RulesText]]
     next_steps: dict[str, tuple[int, RulesText]]
@@ -77,6 +76,7 @@ def _view(rules: Rules) -> _RulesView:
 
 
 def _build_view(rules: Rules) -> _RulesView:
+    wording = Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
     themes = {t.id: _text(t.label) for t in rules.themes}
     options = {
         o.id: {
@@ -110,7 +110,8 @@ def _build_view(rules: Rules) -> _RulesView:
         factors=rules.index.factors,
         rationale={f.id: _text(f.rationale) for f in rules.factors},
         overrides=rules.index.overrides,
-        override_questions={o.id: tuple(_answer_tests(o.when)) for o in rules.overrides},
+        override_questions={o.id: o.when.supporting_answers() for o in rules.overrides},
+        condition_text={o.id: RulesText(prose(o.when, wording)) for o in rules.overrides},
         derived={d.id: _text(d.explanation) for d in rules.derived},
         levels={k: (_text(v.label), _text(v.description)) for k, v in rules.policy.levels.items()},
         next_steps={n.id: (n.priority, _text(n.text)) for n in rules.next_steps},
@@ -124,39 +125,11 @@ def _build_view(rules: Rules) -> _RulesView:
     )
 
 
-def _answer_tests(condition: Condition | None) -> list[tuple[str, tuple[str, ...]]]:
-    """The answer tests of a condition, outside any `not`: the answers that can make it hold."""
-    if isinstance(condition, AnswerIs):
-        return [(condition.question, condition.values)]
-    if isinstance(condition, (AllOf, AnyOf)):
-        tests = [t for item in condition.items for t in _answer_tests(item)]
-        return list(dict.fromkeys(tests))
-    return []
-
-
 def date_text(day: datetime.date) -> str:
     """A date as a US reader writes it: November 28, 2026."""
     return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
-@functools.lru_cache(maxsize=256)
-def field_label(name: str) -> str:
-    """A profile field name for people: `uses_clever` -> "Uses Clever", `sis` -> "SIS"."""
-    words = [_FIELD_WORDS.get(w, w) for w in name.split("_") if w]
-    if words and words[0] == words[0].lower():
-        words[0] = words[0][:1].upper() + words[0][1:]
-    return " ".join(words)
-
-
-def value_text(value: Any) -> str:
-    """A profile value for people: 18,400; yes / no; text as written."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-    return str(value)
 
 
 def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, Any]:
@@ -307,6 +280,7 @@ def _overrides(
                 "option_label": view.option_label.get(rule.option) if rule.option else None,
                 "reason": _text(rule.reason),
                 "revisit_when": _text(rule.revisit_when),
+                "condition_text": view.condition_text[oid],
                 "decided": oid == deciding,
                 "questions": [
                     {"question": q["id"], "number": q["number"], "text": q["text"], "answer": q["answer"]} for q in answers
