@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.render.formats import DOCUMENTS, FORMATS
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -36,11 +37,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
-    if args.template and args.format == "json":
-        raise InputError.at(SourceLocation("--template"), "needs --format md or --format html")
+    if args.template and args.format not in DOCUMENTS:
+        raise InputError.at(SourceLocation("--template"), f"needs {' or '.join(f'--format {name}' for name in DOCUMENTS)}")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    if args.format == "json":
+    if args.format not in DOCUMENTS:  # JSON: the recommendation's data
         text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
         from engine.render.documents import Renderer, generation_date
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("recommend", _recommend, "recommend a rostering method for one district's answers file")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
-    sub.add_argument("--format", choices=("json", "md", "html"), default="json")
+    sub.add_argument("--format", choices=tuple(FORMATS), default="json")
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render with this template instead of the format's own")
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
     sub.add_argument("input", type=Path, metavar="INPUT", help="CSV file, JSON Lines file, or folder of answers files")
     sub.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
-    sub.add_argument("--format", default="md", metavar="FORMATS", help="comma-separated: md, html, json (default: md)")
+    sub.add_argument("--format", default="md", metavar="FORMATS", help=f"comma-separated: {', '.join(FORMATS)} (default: md)")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
     sub.add_argument(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest, Rules
+from engine.rules.conditions import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest
+from engine.rules.model import Rules
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from engine.evaluate.advisor import Recommendation
 from engine.evaluate.answers import District
 from engine.evaluate.runtime import Outcome
 from engine.render.documents import Renderer
-from engine.rules.model import AnswerIs, AllOf, AnyOf, Condition, Rules
-from engine.rules.prose import condition_text, fields_read
+from engine.rules.conditions import AllOf, AnswerIs, AnyOf, Condition, Wording, prose
+from engine.rules.model import Rules
 
 from .conftest import ROOT, copy_rules
 
@@ -184,16 +184,18 @@ def check(doc: str, rec: Recommendation) -> None:
         override = rules.index.overrides[rec.deciding_override]
         firing = _firing_answers(override.when, rec.outcome.answers)
         heading = next(line for line in doc.splitlines() if line.startswith("## ") and "settle" in line)
-        if len(firing) == 1 and not fields_read(override.when):
+        if len(firing) == 1 and not override.when.profile_read():
             assert heading == "## One of your answers settles it"
-        elif firing and not fields_read(override.when):
+        elif firing and not override.when.profile_read():
             assert heading == f"## Your answers to {list(WORDS)[len(firing)]} questions settle it"
         else:
             assert heading == "## A deciding condition settles it"
         because = doc[doc.index(heading) :].split("\n\n")[1]
         for question in rules.questions:
             assert (f"“{question.text}”" in because) == (question.id in firing), because
-        assert f"This condition applies when {condition_text(override.when, rules)}." in " ".join(because.split())
+        wording = Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
+        full = f"The condition in full: it applies when {prose(override.when, wording)}." in " ".join(because.split())
+        assert full == bool(override.when.profile_read() or len(override.when.questions_read()) != len(firing))
         assert "precondition" not in doc[doc.index(heading) : doc.index("## What could change this")]
 
 
@@ -225,7 +227,7 @@ def test_every_yes_no_answer_set(advisor: Advisor, renderer: Renderer) -> None:
     rendered, overrides, levels = _render_and_check(advisor, renderer, [_district(rules, a, {}) for a in distinct.values()])
     assert rendered > 10
     # every override and confidence level reachable without a profile was rendered and checked
-    reachable = {o.id for o in rules.overrides if not fields_read(o.when) and any(a.values != ("unknown",) for a in _answer_atoms(o.when))}
+    reachable = {o.id for o in rules.overrides if not o.when.profile_read() and any(a.values != ("unknown",) for a in _answer_atoms(o.when))}
     assert reachable - {"sync_preconditions_unconfirmed", "pm_either_staffing_answer"} <= overrides | {
         "sync_preconditions_unconfirmed"
     }

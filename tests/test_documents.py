@@ -22,7 +22,7 @@ from engine.evaluate.answers import district_from_data
 from engine.render.documents import Renderer, generation_date
 from engine.errors import InputError
 from engine.evaluate.advisor import MAX_COMBINED_UNKNOWNS
-from engine.rules.model import DECIDED_BY
+from engine.rules.conditions import DECIDED_BY
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own

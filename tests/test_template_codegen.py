@@ -11,7 +11,8 @@ import pytest
 from jinja2.compiler import CodeGenerator
 
 from engine import Advisor
-from engine.render.documents import FORMATS, Renderer
+from engine.render.documents import Renderer
+from engine.render.formats import DOCUMENTS as FORMATS
 from engine.errors import TemplateError
 from engine.render.codegen import JoinedOutput
 

@@ -51,10 +51,11 @@ from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK, remove_ours
-from engine.paths import display, templates_dir
+from engine.paths import display
 from engine.batch.progress import ProgressEvent, Reporter, reporter_for
 from engine.rules.rulebook import load_rules
-from engine.batch.names import EXTENSIONS, district_slug, links_in, safe_name
+from engine.batch.names import district_slug, links_in, safe_name
+from engine.render.formats import DOCUMENTS, FORMATS, check_formats
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -128,7 +129,7 @@ def run_batch(
     chunk is finished (tests use it to interrupt a run); `task_hook(task)` runs in the worker before
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
-    formats = _check_formats(config.formats)
+    formats = check_formats(config.formats)
     workers = config.workers if config.workers is not None else usable_cores()
     if workers < 1:
         raise InputError.at(SourceLocation("--workers"), "must be at least 1")
@@ -291,7 +292,7 @@ class _Run:
             )
         try:
             for fmt in self.worker_config.formats:
-                safe_name(self.out, slug, EXTENSIONS[fmt], self.links)
+                safe_name(self.out, slug, FORMATS[fmt].extension, self.links)
         except ValueError as error:
             return RowError.single(record.row, f"no safe file name: {error}", where=record.where)
         self.seen[slug] = record.row
@@ -360,31 +361,18 @@ class _Run:
         )
 
 
-def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
-    chosen: list[str] = []
-    for fmt in formats:
-        fmt = fmt.strip().lower()
-        if fmt not in EXTENSIONS:
-            raise InputError.at(SourceLocation("--format"), f"unknown format '{fmt}'; choose from md, html, json")
-        if fmt not in chosen:
-            chosen.append(fmt)
-    if not chosen:
-        raise InputError.at(SourceLocation("--format"), "give at least one format: md, html or json")
-    return tuple(chosen)
-
-
 def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Path | None, date | None, str]:
     """The templates folder, the generation date and the templates digest (when documents are rendered)."""
     from engine.render.documents import Renderer, generation_date
 
     generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
-    rendered = [fmt for fmt in formats if fmt in ("md", "html")]
+    rendered = [fmt for fmt in formats if fmt in DOCUMENTS]
     if not rendered:
         if config.template is not None:
             raise InputError.at(SourceLocation("--template"), "needs --format md or html among the formats")
         return None, None, ""
-    folder = templates_dir(config.templates)
-    renderer = Renderer(folder)
+    renderer = Renderer(config.templates)
+    folder = renderer.folder
     renderer.check(tuple(rendered))  # template errors surface here, once, before any worker starts
     key = folder_digest(folder)
     if config.template is not None:

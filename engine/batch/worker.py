@@ -29,7 +29,7 @@ from engine.batch.rows import RowProblem, to_district
 from engine.errors import AdvisorError, EngineError, InputError
 from engine.compact_json import compact_bytes
 from engine.files import ForeignFile, OutputFolder
-from engine.batch.names import EXTENSIONS
+from engine.render.formats import DOCUMENTS, FORMATS
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Worker:
             raise EngineError("the rules changed while the batch was starting; run it again")
         self.folder = OutputFolder(config.out)
         self.renderer: Any = None
-        if any(f in ("md", "html") for f in config.formats):
+        if any(f in DOCUMENTS for f in config.formats):
             from engine.render.documents import Renderer
 
             self.renderer = Renderer(config.templates)
@@ -160,7 +160,7 @@ class Worker:
         for fmt in self.config.formats:
             start = time.perf_counter()
             try:
-                documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
+                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt)))
             except AdvisorError as error:
                 results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
                 return None
@@ -199,7 +199,7 @@ class Worker:
         )
 
     def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
-        if fmt == "json":
+        if fmt not in DOCUMENTS:  # JSON: the recommendation's data
             return compact_bytes(recommendation.to_dict()) + b"\n"
         return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
 

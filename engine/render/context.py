@@ -20,8 +20,8 @@ from typing import Any
 from engine import __version__
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
-from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, Rules
-from engine.rules.prose import condition_text, field_label, fields_read, questions_read, value_text
+from engine.rules.conditions import Wording, field_label, prose, value_text
+from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK
 
 DIGEST_SHORT = 12
@@ -54,7 +54,8 @@ class _RulesView:
     rationale: dict[str, RulesText]
     overrides: dict[str, Any]
     override_questions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
-    override_reads: dict[str, dict[str, Any]]
+    condition_text: dict[str, RulesText]  # each override's condition in prose
+    override_reads: dict[str, dict[str, Any]]  # how many questions, and whether the profile, it reads
     derived: dict[str, RulesText]
     levels: dict[str, tuple[RulesText, RulesText]]
     review_note: RulesText | None
@@ -77,6 +78,7 @@ def _view(rules: Rules) -> _RulesView:
 
 
 def _build_view(rules: Rules) -> _RulesView:
+    wording = Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
     themes = {t.id: _text(t.label) for t in rules.themes}
     options = {
         o.id: {
@@ -110,13 +112,10 @@ def _build_view(rules: Rules) -> _RulesView:
         factors=rules.index.factors,
         rationale={f.id: _text(f.rationale) for f in rules.factors},
         overrides=rules.index.overrides,
-        override_questions={o.id: tuple(_answer_tests(o.when)) for o in rules.overrides},
+        override_questions={o.id: o.when.supporting_answers() for o in rules.overrides},
+        condition_text={o.id: RulesText(prose(o.when, wording)) for o in rules.overrides},
         override_reads={
-            o.id: {
-                "condition": _text(condition_text(o.when, rules)),
-                "reads_questions": len(questions_read(o.when)),
-                "reads_profile": bool(fields_read(o.when)),
-            }
+            o.id: {"reads_questions": len(o.when.questions_read()), "reads_profile": bool(o.when.profile_read())}
             for o in rules.overrides
         },
         derived={d.id: _text(d.explanation) for d in rules.derived},
@@ -131,16 +130,6 @@ def _build_view(rules: Rules) -> _RulesView:
             "digest_short": rules.digest[:DIGEST_SHORT],
         },
     )
-
-
-def _answer_tests(condition: Condition | None) -> list[tuple[str, tuple[str, ...]]]:
-    """The answer tests of a condition, outside any `not`: the answers that can make it hold."""
-    if isinstance(condition, AnswerIs):
-        return [(condition.question, condition.values)]
-    if isinstance(condition, (AllOf, AnyOf)):
-        tests = [t for item in condition.items for t in _answer_tests(item)]
-        return list(dict.fromkeys(tests))
-    return []
 
 
 def date_text(day: datetime.date) -> str:
@@ -301,6 +290,7 @@ def _overrides(
                 "option_label": view.option_label.get(rule.option) if rule.option else None,
                 "reason": _text(rule.reason),
                 "revisit_when": _text(rule.revisit_when),
+                "condition_text": view.condition_text[oid],
                 "decided": oid == deciding,
                 **view.override_reads[oid],
                 "questions": [

@@ -32,10 +32,9 @@ from engine import paths
 from engine.paths import display
 from engine.render.limits import OutputTooLarge, RenderTimeout, collect
 from engine.render.templates import SymlinkRefused, TemplateFolder
+from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
 from engine.render.sandbox import DocumentSandbox, Limits
 
-FORMATS = ("md", "html")
-DEFAULT_TEMPLATES = {"md": "advice.md.j2", "html": "advice.html.j2"}
 _SNIFF = 4096
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
@@ -70,10 +69,10 @@ class Renderer:
     """Renders recommendations with the templates of one folder."""
 
     def __init__(self, templates_dir: Path | None = None, *, limits: Limits | None = None) -> None:
-        self.folder = paths.templates_dir(templates_dir)
+        self.folder = paths.templates_dir(templates_dir, TEMPLATES_MARKER)
         self.limits = limits or Limits()
         self.loader = TemplateFolder(self.folder)
-        self._envs = {fmt: DocumentSandbox(self.loader, fmt, self.limits) for fmt in FORMATS}
+        self._envs = {fmt: DocumentSandbox(self.loader, templating, self.limits) for fmt, templating in DOCUMENTS.items()}
         self._compiled: dict[tuple[str, str], Template] = {}
 
     def context(self, rec: Recommendation, *, generated: datetime.date) -> dict[str, Any]:
@@ -90,8 +89,8 @@ class Renderer:
 
     def template(self, fmt: str, template: str | None = None) -> Template:
         """The compiled template for a format (and `--template` choice); compiled once per Renderer."""
-        if fmt not in FORMATS:
-            raise InputError.at(SourceLocation("--format"), f"documents are md or html, not {fmt!r}")
+        if fmt not in DOCUMENTS:
+            raise InputError.at(SourceLocation("--format"), f"documents are {' or '.join(DOCUMENTS)}, not {fmt!r}")
         key = (fmt, template or "")
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -105,7 +104,7 @@ class Renderer:
             self._compiled[key] = compiled
         return compiled
 
-    def check(self, formats: tuple[str, ...] = FORMATS) -> None:
+    def check(self, formats: tuple[str, ...] = tuple(DOCUMENTS)) -> None:
         """Compile every template of the folder for `formats` now (a batch calls this once, before its
         workers start): syntax errors and symbolic links surface as a TemplateError. Errors that
         depend on a district (a misspelt variable) only show when rendering."""
@@ -139,7 +138,7 @@ class Renderer:
 
     def _resolve(self, fmt: str, template: str | None) -> str:
         if template is None:
-            return DEFAULT_TEMPLATES[fmt]
+            return DOCUMENTS[fmt].template
         given = template.strip()
         if "/" in given or os.sep in given:
             return self._add_file(Path(given))

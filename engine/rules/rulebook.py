@@ -31,8 +31,8 @@ from engine.rules.model import (
     Question,
     Rules,
     Theme,
-    parse_condition,
 )
+from engine.rules.conditions import parse_condition
 from engine.paths import display, rules_dir
 from engine.rules.schema import packaged_schemas, validate
 

@@ -44,6 +44,7 @@ from typing import IO, Any, Sequence
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
 from engine.cores import usable_cores
 from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from engine.rules.conditions import AllOf, AnyOf
 from engine.rules.model import Rules
 from engine.paths import display, rules_dir
 from engine.verify.regress import load_districts
@@ -246,7 +247,7 @@ def _condition_change(old: Any, new: Any) -> str:
         return f"{_flow(old) if old is not None else '(none)'} → {_flow(new) if new is not None else '(none)'}"
     if isinstance(old, dict) and isinstance(new, dict) and len(old) == len(new) == 1:
         ((key, a),), ((other, b),) = old.items(), new.items()
-        if key == other and key in ("all", "any") and isinstance(a, list) and isinstance(b, list):
+        if key == other and key in (AllOf.key, AnyOf.key) and isinstance(a, list) and isinstance(b, list):
             gone, came = _gone_came(a, b)
             if len(gone) + len(came) < max(len(a), len(b)):
                 return f"{key}: " + ", ".join([*(f"− {_flow(x)}" for x in gone), *(f"+ {_flow(x)}" for x in came)])

@@ -39,6 +39,7 @@ from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLo
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.paths import display
+from engine.render.formats import DOCUMENTS, FORMATS
 from engine.rules.schema import validate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 GOLDEN_DATE = datetime.date(2026, 1, 15)  # the generation date golden documents are rendered with
 EXPECT_FILE = "expect.yaml"
 ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")
-GOLDEN_FILES = {"md": "advice.md", "html": "advice.html"}
+GOLDEN_FILES = {name: f"advice.{FORMATS[name].extension}" for name in DOCUMENTS}
 REQUIRED_GOLDENS = ("md",)  # compared always; the others only when their file exists
 MAX_DIFF_LINES = 120
 
