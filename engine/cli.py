@@ -62,6 +62,15 @@ def _context(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _guide(args: argparse.Namespace) -> int:
+    from engine.render.documents import Renderer, generation_date
+    from engine.render.guide import render_guide
+    from engine.rules.rulebook import load_rules
+
+    text = render_guide(Renderer(args.templates), load_rules(args.rules), args.format, generated=generation_date(args.date))
+    return _emit(text, args)
+
+
 def _test(args: argparse.Namespace) -> int:
     from engine.verify.regress import command
 
@@ -146,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("context", _context, "print the template context of one district's advice as JSON")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
+    documents(sub)
+
+    sub = command("guide", _guide, "render the rules as the decision guide districts read (templates/guide.*.j2)")
+    sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
     documents(sub)
 
     sub = command("test", _test, "run the example districts against the rules and templates")

@@ -32,6 +32,21 @@ _MONTHS = (
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
+def wording(rules: Rules) -> Wording:
+    """What the prose of conditions needs from the rules: question texts, catalogue descriptions."""
+    return Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
+
+
+def rules_info(rules: Rules) -> dict[str, Any]:
+    """The `rules` variable: the rules' name, version and digest."""
+    return {
+        "name": _text(rules.manifest.name),
+        "version": rules.version,
+        "digest": rules.digest,
+        "digest_short": rules.digest[:DIGEST_SHORT],
+    }
+
+
 def _text(value: str | None) -> RulesText | None:
     return None if value is None else RulesText(value.strip())
 
@@ -78,7 +93,7 @@ def _view(rules: Rules) -> _RulesView:
 
 
 def _build_view(rules: Rules) -> _RulesView:
-    wording = Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
+    words = wording(rules)
     themes = {t.id: _text(t.label) for t in rules.themes}
     options = {
         o.id: {
@@ -113,7 +128,7 @@ def _build_view(rules: Rules) -> _RulesView:
         rationale={f.id: _text(f.rationale) for f in rules.factors},
         overrides=rules.index.overrides,
         override_questions={o.id: o.when.supporting_answers() for o in rules.overrides},
-        condition_text={o.id: RulesText(prose(o.when, wording)) for o in rules.overrides},
+        condition_text={o.id: RulesText(prose(o.when, words)) for o in rules.overrides},
         override_reads={
             o.id: {"reads_questions": len(o.when.questions_read()), "reads_profile": bool(o.when.profile_read())}
             for o in rules.overrides
@@ -123,12 +138,7 @@ def _build_view(rules: Rules) -> _RulesView:
         review_note=_text(rules.policy.review.note) if rules.policy.review else None,
         next_steps={n.id: (n.priority, _text(n.text)) for n in rules.next_steps},
         tie_break_reason=_text(rules.policy.tie_break_reason),
-        rules={
-            "name": _text(rules.manifest.name),
-            "version": rules.version,
-            "digest": rules.digest,
-            "digest_short": rules.digest[:DIGEST_SHORT],
-        },
+        rules=rules_info(rules),
     )
 
 
