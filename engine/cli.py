@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
     sub.add_argument("--format", choices=("md", "json"), default="md")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
+    sub.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder for the decision guide's diff (default: ./templates, else shipped)"
+    )
 
     sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
     sub.add_argument("input", type=Path, metavar="INPUT", help="CSV file, JSON Lines file, or folder of answers files")
