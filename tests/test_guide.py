@@ -138,3 +138,8 @@ def test_guide_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
 def test_the_guide_is_the_same_for_the_same_rules_and_date(renderer: Renderer) -> None:
     rules = load_rules(RULES)
     assert render_guide(renderer, rules, "md", generated=DAY) == render_guide(Renderer(FIXTURES / "templates"), rules, "md", generated=DAY)
+
+
+def test_docs_describe_every_guide_variable() -> None:
+    documented = set(re.findall(r"\*\*`([a-z_]+)`\*\*", (FIXTURES.parent.parent / "docs" / "templates.md").read_text(encoding="utf-8")))
+    assert set(guide_context(load_rules(RULES), DAY)) <= documented
