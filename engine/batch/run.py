@@ -55,7 +55,7 @@ from engine.paths import display
 from engine.batch.progress import ProgressEvent, Reporter, reporter_for
 from engine.rules.rulebook import load_rules
 from engine.batch.names import district_slug, links_in, safe_name
-from engine.render.formats import DOCUMENTS, FORMATS, check_formats
+from engine.render.formats import DOCUMENTS, FORMATS
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -347,15 +347,30 @@ class _Run:
         )
 
 
+def check_formats(names: Iterable[str]) -> tuple[str, ...]:
+    """The --format names given (case and spaces ignored, each once, in the order given), or exit 2."""
+    allowed = tuple(FORMATS)
+    chosen: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if name not in FORMATS:
+            raise InputError.at(SourceLocation("--format"), f"unknown format '{name}'; choose from {', '.join(allowed)}")
+        if name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        raise InputError.at(SourceLocation("--format"), f"give at least one format: {', '.join(allowed[:-1])} or {allowed[-1]}")
+    return tuple(chosen)
+
+
 def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Path | None, date | None, str]:
     """The templates folder, the generation date and the templates digest (when documents are rendered)."""
     from engine.render.documents import Renderer, generation_date
 
-    generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
+    generated = generation_date(config.date, "--date")  # a bad --date is refused even when only JSON is written
     rendered = [fmt for fmt in formats if fmt in DOCUMENTS]
     if not rendered:
         if config.template is not None:
-            raise InputError.at(SourceLocation("--template"), "needs --format md or html among the formats")
+            raise InputError.at(SourceLocation("--template"), f"needs --format {' or '.join(DOCUMENTS)} among the formats")
         return None, None, ""
     renderer = Renderer(config.templates)
     folder = renderer.folder
