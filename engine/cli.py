@@ -47,7 +47,7 @@ def _recommend(args: argparse.Namespace) -> int:
         from engine.render.documents import Renderer, generation_date
 
         renderer = Renderer(args.templates)
-        text = renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
+        text = renderer.render(recommendation, args.format, generated=generation_date(args.date, "--date"), template=args.template)
     return _emit(text, args)
 
 
@@ -57,7 +57,7 @@ def _context(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date))
+    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date, "--date"))
     sys.stdout.write(json.dumps(context, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
 

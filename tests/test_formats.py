@@ -6,7 +6,8 @@ import pytest
 
 from engine.cli import build_parser
 from engine.errors import InputError
-from engine.render.formats import DOCUMENTS, EXTENSIONS, FORMATS, check_formats
+from engine.batch.run import check_formats
+from engine.render.formats import DOCUMENTS, EXTENSIONS, FORMATS
 
 
 def test_documents_are_the_formats_with_templates_and_each_extension_is_distinct() -> None:

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine import __version__
 from engine.evaluate.answers import District, district_from_data, read_district
 from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
 from engine.rules.model import Factor, Rules
-from engine.files import GENERATOR_MARK
+from engine.files import GENERATOR
 from engine.rules.rulebook import load_rules
 from engine.evaluate.runtime import Engine, Outcome, Verdict
 from engine.evaluate.variants import WORD, VariantJudge, letters
@@ -146,7 +145,7 @@ class Recommendation:
         deciding = self.deciding_override
         district = self.district
         return {
-            "generator": f"{GENERATOR_MARK} {__version__}",
+            "generator": GENERATOR,
             "district": {"name": district.name, "id": district.id, "profile": district.profile, "notes": district.notes},
             "recommendation": {
                 "option": self.option,

@@ -17,12 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import __version__
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
 from engine.rules.conditions import Wording, field_label, prose, value_text
 from engine.rules.model import Rules
-from engine.files import GENERATOR_MARK
+from engine.files import GENERATOR
 
 DIGEST_SHORT = 12
 _MONTHS = (
@@ -167,7 +166,7 @@ def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, An
     level_label, level_description = view.levels[rec.confidence]
     uncapped = outcome.uncapped_confidence
     return {
-        "generator": f"{GENERATOR_MARK} {__version__}",
+        "generator": GENERATOR,
         "generated": {"date": generated.isoformat(), "text": date_text(generated)},
         "district": _district(rec.district),
         "recommendation": {

@@ -1,4 +1,4 @@
-"""The output formats: each one's name (the `--format` word), file extension, template and escaping.
+"""The output formats: each one's name, file extension, template and escaping.
 
 The one place that lists them: the CLI's choices, the renderer's sandboxes, batch file names and the
 golden documents of the example districts all read this table. A new document format is one entry
@@ -8,9 +8,7 @@ here (with its escaping, if neither Markdown's nor HTML's) and its templates in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
-
-from engine.errors import InputError, SourceLocation
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Templating:
 
 @dataclass(frozen=True)
 class OutputFormat:
-    name: str  # the word for --format
+    name: str  # as commands and the API name it
     extension: str  # of the file a document of this format is written to
     templating: Templating | None  # None: the recommendation's data itself (JSON), no template
 
@@ -41,18 +39,3 @@ FORMATS: dict[str, OutputFormat] = {
 DOCUMENTS: dict[str, Templating] = {name: f.templating for name, f in FORMATS.items() if f.templating is not None}
 EXTENSIONS = frozenset(f.extension for f in FORMATS.values())
 TEMPLATES_MARKER = DOCUMENTS["md"].template  # a folder holding this file is a templates folder
-
-
-def check_formats(names: Iterable[str]) -> tuple[str, ...]:
-    """The format names given (case and spaces ignored, each once, in the order given), or exit 2."""
-    allowed = tuple(FORMATS)
-    chosen: list[str] = []
-    for name in names:
-        name = name.strip().lower()
-        if name not in FORMATS:
-            raise InputError.at(SourceLocation("--format"), f"unknown format '{name}'; choose from {', '.join(allowed)}")
-        if name not in chosen:
-            chosen.append(name)
-    if not chosen:
-        raise InputError.at(SourceLocation("--format"), f"give at least one format: {', '.join(allowed[:-1])} or {allowed[-1]}")
-    return tuple(chosen)

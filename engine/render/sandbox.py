@@ -45,9 +45,8 @@ from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from engine.render.escaping import MarkdownText, html_finalize, html_print, markdown_finalize
+from engine.render.escaping import MarkdownText, html_finalize, markdown_finalize
 from engine.render.limits import time_limit
-from engine.render.codegen import JoinedOutput
 from engine.render.formats import DOCUMENTS, Templating
 
 
@@ -91,8 +90,6 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
     """A sandboxed Jinja environment for one document format (`formats.DOCUMENTS`)."""
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
-    code_generator_class = JoinedOutput  # one yield per run of output (template_codegen)
-    print_html = staticmethod(html_print)  # what compiled HTML templates print values with
 
     def __init__(self, loader: BaseLoader, fmt: Templating, limits: Limits) -> None:
         markdown = fmt.escaping == "markdown"

@@ -721,7 +721,7 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         raise InputError.at(SourceLocation("--min-coverage"), f"expected a percentage from 0 to 100, got {min_coverage:g}")
     advisor = Advisor.load(args.rules)
     renderer = Renderer(getattr(args, "templates", None))
-    date = generation_date(args.date) if getattr(args, "date", None) else GOLDEN_DATE
+    date = generation_date(args.date, "--date") if getattr(args, "date", None) else GOLDEN_DATE
     report = run_examples(
         advisor,
         find_examples_dir(getattr(args, "examples", None)),
