@@ -67,7 +67,7 @@ def _guide(args: argparse.Namespace) -> int:
     from engine.render.guide import render_guide
     from engine.rules.rulebook import load_rules
 
-    text = render_guide(Renderer(args.templates), load_rules(args.rules), args.format, generated=generation_date(args.date))
+    text = render_guide(Renderer(args.templates), load_rules(args.rules), args.format, generated=generation_date(args.date, "--date"))
     return _emit(text, args)
 
 

@@ -1,6 +1,6 @@
 """The decision guide: the rule set itself rendered as the help article districts read.
 
-    text = render_guide(Renderer(None), rules, "md", generated=generation_date(None))
+    text = render_guide(Renderer(None), rules, "md", generated=generation_date(None, "date"))
 
 `guide_context` turns the Rules into plain JSON data (documented in docs/templates.md, "The
 decision guide"): every question with what each answer favours, its weight and why; the deciding
@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from engine import __version__
-from engine.files import GENERATOR_MARK
+from engine.files import GENERATOR
 from engine.render.context import _num, _text, date_text, rules_info, wording
 from engine.render.documents import Renderer
 from engine.rules.conditions import Condition, ProfileTest, atoms, prose
@@ -104,7 +103,7 @@ def guide_context(rules: Rules, generated: datetime.date) -> dict[str, Any]:
         )
     review = rules.policy.review
     return {
-        "generator": f"{GENERATOR_MARK} {__version__}",
+        "generator": GENERATOR,
         "generated": {"date": generated.isoformat(), "text": date_text(generated)},
         "rules": rules_info(rules),
         "changelog": [

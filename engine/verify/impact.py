@@ -513,7 +513,7 @@ def guide_diff(base: RulesVersion, head: RulesVersion, templates: Path | None = 
     renderer = Renderer(templates)
     if not any(name.startswith(f"{GUIDE_TEMPLATE}.") for name in renderer.loader.list_templates()):
         return None
-    day = generation_date(None)
+    day = generation_date(None, "SOURCE_DATE_EPOCH")
     before, after = (render_guide(renderer, v.rules, "md", generated=day).splitlines() for v in (base, head))
     return tuple(difflib.unified_diff(before, after, f"guide {base.label}", f"guide {head.label}", n=1, lineterm=""))
 
