@@ -454,8 +454,10 @@ def test_another_template_for_the_documents(tmp_path: Path, capsys) -> None:
     args = ["batch", str(DATA / "basic.csv"), "--out", str(tmp_path / "o2"), "--rules", str(RULES), "--quiet"]
     assert main([*args, "--format", "json", "--template", "summary"]) == 2
     assert "--template: needs --format md or html among the formats" in capsys.readouterr().err
-    assert main([*args, "--format", "md,html", "--template", "summary"]) == 2
-    assert "no template 'summary'" in capsys.readouterr().err
+    assert main([*args, "--format", "md,html", "--template", "summary"]) == 0  # summary.md.j2 and summary.html.j2
+    assert len(list((tmp_path / "o2").glob("*.html"))) == 5  # four summaries and the index
+    assert main([*args, "--format", "md,html", "--template", "nosuch"]) == 2
+    assert "no template 'nosuch'" in capsys.readouterr().err
 
 
 def test_progress_reporters() -> None:
