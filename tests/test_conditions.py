@@ -70,8 +70,8 @@ def test_every_form_in_the_schema_is_registered_and_parses_to_its_class() -> Non
         ({"profile": "sis", "in_catalogue": "auto"}, 'your district\'s SIS is on the list "SIS products Clever syncs"'),
         ({"profile": "uses_clever", "equals": True}, 'your district\'s profile says "Uses Clever: yes"'),
         ({"profile": "sis", "present": False}, "your district did not give its SIS"),
-        ({"metric": "margin_share", "at_least": 0.5}, "the margin share is at least 0.5"),
-        ({"decided_by": "tie_break"}, "the option was chosen by tie break"),
+        ({"metric": "margin_share", "at_least": 0.5}, "the leading option's lead as a share of all the weight of the answers is at least 50%"),
+        ({"decided_by": "tie_break"}, "the scores were tied"),
         (
             {"all": [{"answer": "sis_changing", "is": "no"}, {"any": [{"answer": "clever_customer", "is": "yes"}, {"profile": "sis", "present": True}]}]},
             'you answered no to "Are you changing your SIS?" and (you answered yes to "Are you a Clever customer?" or your district gave its SIS)',

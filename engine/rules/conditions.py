@@ -57,6 +57,21 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+# How the policy's metrics and ways of deciding read in a sentence (the decision guide prints them).
+_METRIC_WORDS = {
+    "margin": "the leading option's lead in points",
+    "margin_share": "the leading option's lead as a share of all the weight of the answers",
+    "answered": "the number of questions answered",
+    "unanswered": "the number of questions still open",
+    "total_weight": "the total weight of the answers",
+}
+_DECIDED_BY_WORDS = {
+    "override": "a condition decided on its own",
+    "score": "the weighted score decided",
+    "tie_break": "the scores were tied",
+}
+
+
 def _words(name: str) -> str:
     """A field or metric name inside a sentence: `sis` -> "SIS", `margin_share` -> "margin share"."""
     return " ".join(_FIELD_WORDS.get(w, w) for w in name.split("_") if w)
@@ -347,7 +362,8 @@ class MetricTest(_PolicyOnly):
         return _compare(self.op, f"m_{self.metric}", self.value, negate)
 
     def prose(self, words: Wording) -> str:
-        return f"the {_words(self.metric)} is {_COMPARISON_WORDS[self.op]} {value_text(self.value)}"
+        value = f"{self.value:.0%}" if self.metric == "margin_share" else value_text(self.value)
+        return f"{_METRIC_WORDS.get(self.metric, 'the ' + _words(self.metric))} is {_COMPARISON_WORDS[self.op]} {value}"
 
 
 @dataclass(frozen=True)
@@ -369,7 +385,7 @@ class DecidedBy(_PolicyOnly):
         return _one_of("decided_by", [self.value], negate, always_present=True)
 
     def prose(self, words: Wording) -> str:
-        return f"the option was chosen by {_words(self.value)}"
+        return _DECIDED_BY_WORDS.get(self.value, f"the option was chosen by {_words(self.value)}")
 
 
 @dataclass(frozen=True)
