@@ -145,7 +145,7 @@ def test_api_recommend_is_the_json_of_recommend(client: TestClient, tmp_path: Pa
     document = {"district": {"name": NAME, "id": "0601"}, "profile": {"students": 900}, "answers": {"sftp_daily": "no"}}
     path = tmp_path / "d.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert main(["recommend", str(path)]) == 0
+    assert main(["recommend", str(path), "--format", "json"]) == 0
     response = client.post("/api/recommend", content=json.dumps(document))
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     assert response.text == capsys.readouterr().out
