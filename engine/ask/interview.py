@@ -22,7 +22,8 @@ from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import normalise_answer
 from engine.evaluate.plan import OpenQuestion, plural
 from engine.files import GENERATOR_MARK
-from engine.rules.model import ProfileTest, Rules, atoms
+from engine.rules.conditions import ProfileTest, atoms
+from engine.rules.model import Rules
 
 Check = Callable[[str], "str | None"]  # a problem with what was typed, or None
 

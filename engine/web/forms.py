@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping
 from engine import __version__
 from engine.errors import InputError
 from engine.evaluate.answers import District, district_from_data, district_from_document
-from engine.rules.model import ProfileTest, Rules, atoms
+from engine.rules.conditions import ProfileTest, atoms
+from engine.rules.model import Rules
 from engine.render.context import field_label
 from engine.rules.source import decode, load_json, load_yaml
 
