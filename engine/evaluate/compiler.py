@@ -209,20 +209,20 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         )
     if rules.derived:
         out.add("policy/derived", "derive", None, STAGE_ADMIT, Action("admit", "policy.derived"))
-    for rule in rules.factors:
-        out.factor("", "intake", rule)
-    for index, rule in enumerate(rules.overrides):
-        out.override("", "intake", rule, STAGE_OVERRIDES + index)
+    for factor in rules.factors:
+        out.factor("", "intake", factor)
+    for index, override in enumerate(rules.overrides):
+        out.override("", "intake", override, STAGE_OVERRIDES + index)
     out.add("policy/tally", "intake", None, STAGE_TALLY, Action("tally", "policy.tally"))
     _conclusion_stages(out)
-    for index, rule in enumerate(rules.next_steps if next_steps else ()):
-        chosen = {"option": rule.option}
+    for index, step in enumerate(rules.next_steps if next_steps else ()):
+        chosen = {"option": step.option}
         out.add(
-            f"next_step/{rule.id}",
+            f"next_step/{step.id}",
             "decision",
-            {"$and": [chosen, out.when(rule.when)]} if rule.when else chosen,
+            {"$and": [chosen, out.when(step.when)]} if step.when else chosen,
             STAGE_NEXT_STEPS + index,
-            Action("next_step", rule.id),
+            Action("next_step", step.id),
         )
     later = [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps if next_steps]
     derive_reads = {f"a_{d.question}" for d in rules.derived} | {name for d in rules.derived for name in _reads(d.when)}
@@ -277,17 +277,17 @@ def _conclusion_stages(out: "_Ruleset") -> None:
         Action("decide", "policy.decision.tie_break", {"by": "tie_break", "option": rules.policy.tie_break}),
     )
     earlier_levels: list[Condition] = []
-    for index, rule in enumerate(rules.policy.confidence):
-        exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
+    for index, level in enumerate(rules.policy.confidence):
+        exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([level.when] if level.when else [])]))
         out.add(
-            f"confidence/{rule.id}",
+            f"confidence/{level.id}",
             "decision",
             out.when(exclusive) if exclusive.items else None,
             STAGE_CONFIDENCE + index,
-            Action("confidence", rule.id, {"level": rule.level}),
+            Action("confidence", level.id, {"level": level.level}),
         )
-        if rule.when is not None:
-            earlier_levels.append(rule.when)
+        if level.when is not None:
+            earlier_levels.append(level.when)
 
 
 def compile_parts(rules: Rules) -> Program | None:

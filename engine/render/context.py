@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
@@ -31,6 +31,10 @@ _MONTHS = (
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
+@overload
+def _text(value: str) -> RulesText: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: str | None) -> RulesText | None:
     return None if value is None else RulesText(value.strip())
 

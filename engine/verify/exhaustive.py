@@ -358,8 +358,8 @@ def analyse(rules: Rules, enumeration: Enumeration, *, seconds: float = 0.0, wor
         fired.update(item.overrides)
         fired.update(item.next_steps)
         fired.add(item.confidence_rule)
-        for override in set(item.overrides):
-            override_counts[override] += 1
+        for override_id in set(item.overrides):
+            override_counts[override_id] += 1
         if len(set(item.overrides)) < len(item.overrides) or len(set(item.next_steps)) < len(item.next_steps):
             repeated += 1
         if item.decisions != 1:
