@@ -79,8 +79,8 @@ def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], 
                 done.profile[name] = _READ[kind](value)
                 save(done)
         plan = advisor.plan(done.data())
-        for question, why in plan.derived.items():
-            prompter.say(f"Answered by the profile: {advisor.rules.question(question).text} {why}")
+        for derived, why in plan.derived.items():
+            prompter.say(f"Answered by the profile: {advisor.rules.question(derived).text} {why}")
         prompter.say(plan.standing() + ".")
         offered = False
         while True:
