@@ -135,7 +135,7 @@ def test_downloaded_answers_load_in_recommend_with_byte_identical_advice(
     assert answers.headers["content-disposition"] == 'attachment; filename="answers.yaml"'
     path = tmp_path / "answers.yaml"
     path.write_bytes(answers.content)
-    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", [])):
+    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", ["--format", "json"])):
         assert main(["recommend", str(path), *args]) == 0
         assert capsys.readouterr().out.encode() == client.post(f"/download/{name}", data=fields).content, name
     assert client.post("/download/secrets.txt", data=fields).status_code == 404
