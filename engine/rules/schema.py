@@ -94,8 +94,8 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
 
 def _text_read_as_a_key(doc: Document, error: ValidationError, path: PathKey) -> bool:
     """Text was expected, and YAML made a one-key mapping of a line such as `- Raised it: from 2 to 3`."""
-    instance = error.instance
-    if "string" not in str(error.schema.get("type", "")) or not isinstance(instance, dict) or len(instance) != 1:
+    instance, schema = error.instance, error.schema
+    if not isinstance(schema, dict) or "string" not in str(schema.get("type", "")) or not isinstance(instance, dict) or len(instance) != 1:
         return False
     (key, value), = instance.items()
     return not isinstance(value, (dict, list)) and doc.keys.get(path + (key,)) == doc.values.get(path)

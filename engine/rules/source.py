@@ -400,7 +400,7 @@ def _explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[yaml.Mark | None, st
 
 
 def _mark(line: int, column: int) -> yaml.Mark:
-    return yaml.Mark("", 0, line, column, None, None)
+    return yaml.Mark("", 0, line, column, "", 0)
 
 
 def _indent_levels(lines: list[str]) -> set[int]:

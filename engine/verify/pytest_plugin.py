@@ -23,7 +23,7 @@ same under pytest-xdist.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -93,7 +93,7 @@ class _CoverageReport:
             return
         for name, value in report.user_properties:
             if name == _PROPERTY:
-                project, fired = value
+                project, fired = cast(tuple[str, list[str]], value)
                 self.fired.setdefault(project, set()).update(fired)
                 self.examples[project] = self.examples.get(project, 0) + 1
 

@@ -258,10 +258,10 @@ def scaffold_expectations(advisor: "Advisor", examples_dir: Path, pattern: str |
     the rules give now, marked `needs_review: true`; the paths written."""
     from engine.files import write_atomic
 
-    folders = [f for f in discover(examples_dir, pattern) if answers_file(f) and not (f / EXPECT_FILE).exists()]
-    districts = gather(folders, lambda folder: read_district(answers_file(folder), advisor.rules, display(answers_file(folder))))
+    new = [(f, path) for f in discover(examples_dir, pattern) if (path := answers_file(f)) and not (f / EXPECT_FILE).exists()]
+    districts = gather(new, lambda item: read_district(item[1], advisor.rules, display(item[1])))
     written = []
-    for folder, rec in zip(folders, advisor.recommend_many(districts)):
+    for (folder, _), rec in zip(new, advisor.recommend_many(districts)):
         write_atomic(folder / EXPECT_FILE, expectation_text(rec, advisor.rules.version), force=False)
         written.append(display(folder / EXPECT_FILE))
     return written
