@@ -1,9 +1,9 @@
 """Short fuzz runs (atheris) over the answers loader and the rules loader + compiler.
 
 Each runs in a subprocess, so a segfault in a C extension (libyaml, durable_rules) is reported as
-a failure instead of killing the test session. Seeds: the tests' own rules (tests/fixtures), their example districts and
-the bad-input corpus. Short by default; ROSTERING_LONG_TESTS=1 runs them ~20 times longer (and
-tests/fuzz/fuzz_targets.py documents longer runs still).
+a failure instead of killing the test session. Seeds: the tests' own rules (tests/fixtures), their
+example districts and the bad-input corpus. Short by default; ROSTERING_LONG_TESTS=1 runs them ~20
+times longer (and tests/fuzz/fuzz_targets.py documents longer runs still).
 """
 
 from __future__ import annotations
