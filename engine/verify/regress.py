@@ -3,7 +3,7 @@
 An example is a folder `examples/<name>/` holding
 
 * `answers.yaml` — the district's answers file (what `recommend` reads);
-* `expect.yaml` — the expected advice, checked against `engine/schemas/example.schema.json`:
+* `expect.yaml` — the expected advice, checked against `engine/rules/schemas/example.schema.json`:
   option, `decided_by`, confidence, exactly which overrides fire, and optionally rules that must
   or must not fire;
 * `advice.md` — the golden document: the advice rendered with the current templates, compared
@@ -11,14 +11,20 @@ An example is a folder `examples/<name>/` holding
 
 Golden documents are rendered with the fixed date `GOLDEN_DATE` (or `--date`), never today's, so
 they change only when the rules, templates or answers do. `--update` rewrites the golden
-documents, and nothing else, after a deliberate change.
+documents after a deliberate change, never an expectation: an example whose expected advice
+changed still fails. It also scaffolds a new example, a folder with only an answers file: its
+`expect.yaml` is written from the current advice with `needs_review: true`, which every run
+warns about until a person removes it. And it keeps the editor schemas (`answers.schema.json`,
+`example.schema.json`) in the examples folder, where the examples' `$schema` lines point.
 
 Coverage, in the manner of `opa test --coverage`: the rules of each kind (derived answers,
 factors, overrides, confidence levels, next steps) that fired for at least one example, and those
 that fired for none, with where they are written.
 
-The API: `load_examples` → `run_examples` → `TestReport`; `render_text`, `render_json` and
-`render_junit` format it; `command` is the CLI adapter.
+The API: `load_examples` → `run_examples` → `TestReport`; `render_text`, `render_json`,
+`render_junit` and `render_github` format it; `command` is the CLI adapter. The pytest plugin
+checks each example with `load_example` and `check_example` and reports `coverage` as
+`coverage_lines` words it, so both report the same.
 """
 
 from __future__ import annotations
@@ -775,7 +781,9 @@ def render_github(report: TestReport) -> str:
             text = "\n".join(m.text() for m in result.mismatches)
             lines.append(note("error", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {text}"))
         for golden in (g for g in result.goldens if g.failed):
-            lines.append(note("error", golden.path, f"example {result.name}: " + result.failure_text()))
+            what = "the golden document is missing" if golden.status == "missing" else "differs from the golden document"
+            fix = "`rostering-advisor test --update` rewrites it after a deliberate change"
+            lines.append(note("error", golden.path, f"example {result.name}: {what}; {fix}\n{golden.diff}".rstrip()))
         lines.extend(note("warning", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {w}") for w in result.warnings)
     lines.extend(note("warning", report.examples_dir, w) for w in report.warnings)
     if not report.coverage_ok:
