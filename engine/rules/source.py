@@ -4,6 +4,10 @@ Safe by construction: no tags, anchors or aliases (so no code runs and nothing e
 exponentially), a size cap, a nesting cap checked *before* libyaml sees the text (deep flow
 nesting crashes its C parser), duplicate keys rejected, and the YAML 1.2 scalar rules: only
 true/false are booleans; `yes`, `no`, `on`, `0777`, `1:20` and dates stay text.
+
+libyaml's complaints are reworded as the mistakes people make (`_explain`): an unquoted `: ` in
+text ("put this text in quotes"), a line indented wrongly (named as such, with the levels above
+it, at the line that is wrong), a tab.
 """
 
 from __future__ import annotations
