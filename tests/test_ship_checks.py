@@ -104,3 +104,18 @@ def test_impact_format_github_annotates_the_version_and_each_changed_example(
         "scores SIS Sync 14 → 14, User Import Tool 9 → 10; the order of the reasons",
         "The advice changes for 1 of 1 example districts and 71 of the 8,192 ways to answer every question yes or no.",
     ]
+
+
+def test_the_pre_commit_hooks_run_commands_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each hook in .pre-commit-hooks.yaml names a rostering-advisor command, which runs and passes
+    on the tests' own project (the folder the suite runs from)."""
+    import yaml
+
+    from .conftest import ROOT
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {h["id"] for h in hooks} == {"rostering-advisor-validate", "rostering-advisor-test"}
+    for hook in hooks:
+        program, *args = hook["entry"].split()
+        assert program == "rostering-advisor" and hook["pass_filenames"] is False
+        assert main(args) == 0, capsys.readouterr()
