@@ -139,7 +139,7 @@ def test_markdown_report_from_the_command(changed: Path, report: ImpactReport, c
     assert main(["impact", "--rules", str(changed), "--base-dir", str(RULES), "--examples", str(EXAMPLES)]) == 1
     out = capsys.readouterr().out
     assert out.startswith("## Rules impact: ")
-    assert "| `clever_customer.no` | weight 2 → 3 |" in out
+    assert "| “Is the district already a Clever customer?” no (`clever_customer.no`) | weight 2 → 3 |" in out
     assert "| recommendation SIS Sync → User Import Tool | 12 |" in out
     assert f"❌ **Error:** the rules changed but the content version is still {VERSION}" in out
     assert "#### Recommendation: SIS Sync → User Import Tool (12)" in out
@@ -216,7 +216,7 @@ def test_base_git_revision(repository: Path, report: ImpactReport, capsys: pytes
     assert main(args) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"## Rules impact: `HEAD:rules` {VERSION} → ")
-    assert "| `clever_customer.no` | weight 2 → 3 |" in out
+    assert "| “Is the district already a Clever customer?” no (`clever_customer.no`) | weight 2 → 3 |" in out
     assert factors.read_bytes() == edited  # the working tree is untouched
     status = subprocess.run(["git", "-C", str(repository), "status", "--porcelain"], capture_output=True, text=True, check=True)
     assert status.stdout == " M rules/factors.yaml\n"

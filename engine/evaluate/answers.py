@@ -82,7 +82,7 @@ def _build_answers_schema(rules: Rules) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "answers.schema.json",
-        "title": f"District answers for {rules.manifest.name} {rules.version}",
+        "title": f"District answers for {rules.manifest.name}",  # no version: changes with the questions only
         "type": "object",
         "required": ["district"],
         "additionalProperties": False,

@@ -804,7 +804,9 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
     if report.rule_changes:
         lines += ["| where | rule | change |", "|---|---|---|"]
         for change in report.rule_changes:
-            lines.append(f"| {_cell(change.location or change.kind)} | `{change.id}` | {_cell(change.text())} |")
+            question, _, answer = change.id.rpartition(".")
+            rule = f"“{questions[question]}” {answer} (`{change.id}`)" if change.kind == "factors" and question in questions else f"`{change.id}`"
+            lines.append(f"| {_cell(change.location or change.kind)} | {_cell(rule)} | {_cell(change.text())} |")
     else:
         lines.append("None.")
     lines += ["", "</details>"]
