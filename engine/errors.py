@@ -28,6 +28,16 @@ class SourceLocation:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def github_annotation(level: str, message: str, location: SourceLocation | None = None) -> str:
+    """A GitHub Actions workflow command (`::error file=F,line=L,col=C::message`): the problem
+    shows on the pull request, at its line. `level` is error, warning or notice."""
+    where = ""
+    if location is not None and location.file:
+        parts = [f"file={location.file}"] + [f"{k}={v}" for k, v in (("line", location.line), ("col", location.column)) if v > 0]
+        where = " " + ",".join(parts)
+    return f"::{level}{where}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem a user can fix, with where it is and, optionally, the path in the document."""

@@ -27,7 +27,7 @@ DAY = datetime.date(2026, 11, 28)
 @pytest.fixture(scope="module")
 def rec():
     advisor = Advisor.load(FIXTURES / "rules")
-    return advisor.recommend(advisor.read(ROOT / "tests" / "data" / "districts" / "harbor-view.yaml"))
+    return advisor.recommend(advisor.read(FIXTURES / "examples" / "harbor-view" / "answers.yaml"))
 
 
 @pytest.fixture()

@@ -135,7 +135,7 @@ def test_downloaded_answers_load_in_recommend_with_byte_identical_advice(
     assert answers.headers["content-disposition"] == 'attachment; filename="answers.yaml"'
     path = tmp_path / "answers.yaml"
     path.write_bytes(answers.content)
-    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", [])):
+    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", ["--format", "json"])):
         assert main(["recommend", str(path), *args]) == 0
         assert capsys.readouterr().out.encode() == client.post(f"/download/{name}", data=fields).content, name
     assert client.post("/download/secrets.txt", data=fields).status_code == 404
@@ -145,7 +145,7 @@ def test_api_recommend_is_the_json_of_recommend(client: TestClient, tmp_path: Pa
     document = {"district": {"name": NAME, "id": "0601"}, "profile": {"students": 900}, "answers": {"sftp_daily": "no"}}
     path = tmp_path / "d.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert main(["recommend", str(path)]) == 0
+    assert main(["recommend", str(path), "--format", "json"]) == 0
     response = client.post("/api/recommend", content=json.dumps(document))
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     assert response.text == capsys.readouterr().out

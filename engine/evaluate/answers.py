@@ -82,7 +82,7 @@ def _build_answers_schema(rules: Rules) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "answers.schema.json",
-        "title": f"District answers for {rules.manifest.name} {rules.version}",
+        "title": f"District answers for {rules.manifest.name}",  # no version: changes with the questions only
         "type": "object",
         "required": ["district"],
         "additionalProperties": False,
@@ -127,14 +127,16 @@ def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> D
 
 
 def district_from_document(doc: Document, rules: Rules) -> District:
+    """A checked District; every problem of the document at once (schema and answer values)."""
     problems = validate(doc, answers_schema(rules))
-    if problems:
-        raise InputError(problems)
     data = doc.data
     answers: dict[str, str] = {}
     bad: list[Diagnostic] = []
-    for question, raw in (data.get("answers") or {}).items():
+    given = data.get("answers") if isinstance(data, dict) else None
+    for question, raw in (given.items() if isinstance(given, dict) else ()):
         value = normalise_answer(raw)
+        if value is None and not isinstance(raw, (str, bool, int)):
+            continue  # not yes/no/unknown in any spelling: the schema has said so
         if value is None:
             shown = repr(raw) if isinstance(raw, str) else str(raw)
             hint = did_you_mean(str(raw).casefold(), ["yes", "no", "unknown"]) if isinstance(raw, str) else ""
@@ -147,6 +149,8 @@ def district_from_document(doc: Document, rules: Rules) -> District:
             )
         else:
             answers[question] = value
+    if problems:
+        raise InputError(sorted(problems + bad, key=lambda d: (d.location, d.message)))
     profile = {k: v for k, v in (data.get("profile") or {}).items() if v is not None}
     for name, value in profile.items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -163,3 +167,27 @@ def district_from_document(doc: Document, rules: Rules) -> District:
         notes=(data.get("notes") or "").strip(),
         source=doc.file,
     )
+
+
+def blank_answers(rules: Rules) -> str:
+    """A new district's answers file: every question as a comment, by theme, to uncomment and answer."""
+    themes = {t.id: t.label for t in rules.themes}
+    lines = [
+        "# yaml-language-server: $schema=../answers.schema.json",
+        f"# Written by rostering-advisor blank for {rules.manifest.name} {rules.version}. Uncomment a question",
+        "# and answer yes, no or unknown; a question left out is unknown.",
+        "district:",
+        "  name: My District        # required",
+        '  # id: "0600000"          # optional; quote ids to keep leading zeros',
+        "answers:                   # every question is a comment: uncomment, then answer",
+        "  {}",
+    ]
+    theme = None
+    for question in rules.questions:
+        if question.theme != theme:
+            theme = question.theme
+            lines.append(f"  # --- {themes.get(theme, theme)}")
+        lines.append(f"  # {question.text}")
+        lines.append(f"  # {question.id}: unknown")
+    lines.append("notes: ''")
+    return "\n".join(lines) + "\n"

@@ -55,12 +55,13 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
         report("manifest", ("version",), f"version '{rules.manifest.version}' must look like 1.2.3 (semver)")
 
     # unique ids
-    _unique(report, "options", [("options", i, "id") for i in range(len(rules.options))], option_ids, "option")
-    _unique(report, "questions", [("themes", i, "id") for i in range(len(theme_ids))], theme_ids, "theme")
-    _unique(report, "questions", [("questions", i, "id") for i in range(len(question_ids))], question_ids, "question")
+    _unique(report, locator, "options", [("options", i, "id") for i in range(len(rules.options))], option_ids, "option")
+    _unique(report, locator, "questions", [("themes", i, "id") for i in range(len(theme_ids))], theme_ids, "theme")
+    _unique(report, locator, "questions", [("questions", i, "id") for i in range(len(question_ids))], question_ids, "question")
     factor_entries = content["factors"]["factors"]
     _unique(
         report,
+        locator,
         "factors",
         [("factors", i, "question") for i in range(len(factor_entries))],
         [f["question"] for f in factor_entries],
@@ -68,7 +69,7 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     )
     for stem, key in (("overrides", "overrides"), ("derived", "derived"), ("next_steps", "next_steps")):
         entries = content[stem][key]
-        _unique(report, stem, [(key, i, "id") for i in range(len(entries))], [e["id"] for e in entries], "rule")
+        _unique(report, locator, stem, [(key, i, "id") for i in range(len(entries))], [e["id"] for e in entries], "rule")
 
     # references
     def ref(stem: str, path: tuple, value: str, choices: list[str], noun: str) -> None:
@@ -178,12 +179,15 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     return sorted(problems, key=lambda d: (d.location, d.message))
 
 
-def _unique(report: Callable, stem: str, paths: list[tuple], ids: list[str], noun: str) -> None:
-    seen: set[str] = set()
+def _unique(report: Callable, locator: Locator, stem: str, paths: list[tuple], ids: list[str], noun: str) -> None:
+    """Each id once; a repeat names the line of the first, which is the one to keep or rename."""
+    first: dict[str, tuple] = {}
     for path, value in zip(paths, ids):
-        if value in seen:
-            report(stem, path, f"duplicate {noun} '{value}'")
-        seen.add(value)
+        if value in first:
+            line = locator(stem)(first[value]).line
+            fix = "keep one entry per question" if noun.startswith("factor") else "give each its own id"
+            report(stem, path, f"duplicate {noun} '{value}': the first is at line {line}; {fix}")
+        first.setdefault(value, path)
 
 
 def _implies(premise: Condition, conclusion: Condition) -> bool:

@@ -4,6 +4,10 @@ Safe by construction: no tags, anchors or aliases (so no code runs and nothing e
 exponentially), a size cap, a nesting cap checked *before* libyaml sees the text (deep flow
 nesting crashes its C parser), duplicate keys rejected, and the YAML 1.2 scalar rules: only
 true/false are booleans; `yes`, `no`, `on`, `0777`, `1:20` and dates stay text.
+
+libyaml's complaints are reworded as the mistakes people make (`_explain`): an unquoted `: ` in
+text ("put this text in quotes"), a line indented wrongly (named as such, with the levels above
+it, at the line that is wrong), a tab.
 """
 
 from __future__ import annotations
@@ -156,11 +160,8 @@ def load_yaml(text: str, name: str) -> Document:
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, problem = _explain(text, exc)
         where = _loc(name, mark) if mark else SourceLocation(name)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark and _char_at(text, mark.line, mark.column) == "\t":
-            problem = "a tab character; indent with spaces"
         raise InputError.at(where, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise InputError.at(SourceLocation(name), f"invalid YAML: {exc}") from None
@@ -354,6 +355,73 @@ def _loc(name: str, mark: Any) -> SourceLocation:
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.split("\n")
     return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
+
+
+QUOTE_TEXT = 'the ": " in this text makes YAML read a key and a value; put this text in quotes'
+_KEY_ON_LINE = re.compile(r"\S: ")
+_QUOTED_START = re.compile(r"""(^|: |- )(["'])[^"']*\2\s*$""")
+_INDENT_PROBLEMS = ("did not find expected key", "did not find expected '-' indicator", "expected <block end>")
+
+
+def _explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[yaml.Mark | None, str]:
+    """libyaml's complaint as the mistake people really make (an unquoted ": ", a line indented
+    wrongly, a tab), at the line that is wrong: where, and the problem."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if mark is None:
+        return None, problem
+    lines = text.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    indent = len(line) - len(line.lstrip(" "))
+    if _char_at(text, mark.line, mark.column) == "\t":
+        return mark, "a tab character; indent with spaces"
+    if problem.startswith("mapping values are not allowed"):
+        if _KEY_ON_LINE.search(line[: mark.column]):
+            return mark, QUOTE_TEXT
+        return _mark(mark.line, indent), (
+            "wrong indentation: this line is indented further than the line above it, so YAML reads it "
+            "as more of that line's text; line it up with the key it belongs beside"
+        )
+    if problem == "could not find expected ':'" and exc.context_mark is not None:
+        return exc.context_mark, (
+            'wrong indentation: this line has no "key:"; if it continues the text above, indent it '
+            "as far as that text, else write it as key: value"
+        )
+    if any(problem.startswith(p) for p in _INDENT_PROBLEMS):
+        if mark.column > indent and _QUOTED_START.search(line[: mark.column]):
+            return mark, "text that starts with a quote mark must end with it; put this text in quotes"
+        if mark.column == indent:
+            levels = _indent_levels(lines[: mark.line])
+            lower = max((n for n in levels if n < indent), default=None)
+            higher = min((n for n in levels if n > indent), default=None)
+            spaces = f"{indent} space{'s' if indent != 1 else ''}"
+            if indent not in levels and lower is not None and higher is not None:
+                where = f"this line is indented {spaces}, between the levels above it ({lower} and {higher} spaces)"
+            else:
+                where = f"this line, indented {spaces}, does not fit with the lines above it"
+            return mark, f"wrong indentation: {where}; line it up with the key it belongs beside"
+    return mark, problem
+
+
+def _mark(line: int, column: int) -> yaml.Mark:
+    return yaml.Mark("", 0, line, column, "", 0)
+
+
+def _indent_levels(lines: list[str]) -> set[int]:
+    """The columns where keys and list items start on these lines (blank and comment lines aside)."""
+    levels: set[int] = set()
+    for line in lines:
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        column = len(line) - len(body)
+        levels.add(column)
+        while body.startswith("- "):  # `- key:` starts a level at the dash and one at the key
+            rest = body[2:].lstrip(" ")
+            column += len(body) - len(rest)
+            levels.add(column)
+            body = rest
+    return levels
 
 
 class _Builder:
