@@ -36,7 +36,7 @@ def test_an_unwritable_folder(tmp_path: Path, monkeypatch, capsys) -> None:
     def refused(*_: object, **__: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(output.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(output, "_create_temporary", refused)
     target = tmp_path / "advice.md"
     assert main(["recommend", EXAMPLE, "--format", "md", "-o", str(target)]) == 2
     assert capsys.readouterr().err == f"{target}: cannot write here: Permission denied\n"

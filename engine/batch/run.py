@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import itertools
 import os
-import re
 import signal
 import threading
 import time
@@ -42,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from engine import __version__
 from engine.batch.input import BatchInput, Record, RowError
-from engine.batch.report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
+from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.pool import Runner, start_workers
 from engine.batch.worker import Result, StageTimes, Task, WorkerConfig
 from engine.evaluate.compiler import FORMAT_TAG
@@ -50,23 +49,15 @@ from engine.cores import usable_cores
 from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
-from engine.files import GENERATOR_MARK, remove_ours
+from engine.files import GENERATOR_MARK, remove_ours, sweep_temporaries
 from engine.paths import display, templates_dir
 from engine.batch.progress import ProgressEvent, Reporter, reporter_for
 from engine.rules.rulebook import load_rules
-from engine.batch.names import EXTENSIONS, district_slug, links_in, safe_name
+from engine.batch.names import EXTENSIONS, district_slug, document_name, links_in, safe_name
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
 SHOWN_ERRORS = 20  # row errors the command prints
-_TEMPORARY = re.compile(
-    r"^\.(?:[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)|summary\.csv|index\.html|"
-    + re.escape(MANIFEST_NAME)
-    + r")\.[a-z0-9_]{8}\.tmp$"
-)
-_DOCUMENT_TEMPORARY = re.compile(r"^\.[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)\.[a-z0-9_]{8}\.tmp$")
-
-
 @dataclass(frozen=True)
 class BatchConfig:
     input: Path
@@ -188,7 +179,7 @@ class _Run:
     def execute(self) -> BatchResult:
         manifest = Manifest(self.out)
         manifest.open()  # locks the folder before anything in it is touched
-        _sweep_temporaries(self.out)
+        sweep_temporaries(self.out, _ours)
         self.manifest = manifest
         self.links = links_in(self.out)  # one listing, rather than a look at every file name
         runner: Runner | None = None
@@ -214,7 +205,7 @@ class _Run:
             if runner is not None:
                 runner.close()
                 runner = None
-                _sweep_temporaries(self.out, _DOCUMENT_TEMPORARY)  # a worker that died may have left one
+                sweep_temporaries(self.out, document_name)  # a worker that died may have left one
             summary.commit()
             stale = manifest.stale()
             if self.config.prune:
@@ -227,7 +218,7 @@ class _Run:
             if summary is not None:
                 summary.abort()
             manifest.close()
-            _sweep_temporaries(self.out)
+            sweep_temporaries(self.out, _ours)
             raise
         write_index(
             self.out,
@@ -404,14 +395,9 @@ def _prepare_folder(out: Path) -> Path:
     return out
 
 
-def _sweep_temporaries(folder: Path, pattern: re.Pattern[str] = _TEMPORARY) -> None:
-    """Remove temporary files an interrupted or killed run (or worker) of ours left behind."""
-    for entry in os.scandir(folder):
-        if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass
+def _ours(name: str) -> bool:
+    """A file name batch mode writes in its output folder: a document, or one of its own files."""
+    return document_name(name) or name in (SUMMARY_NAME, INDEX_NAME, MANIFEST_NAME)
 
 
 def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
