@@ -1,17 +1,38 @@
-"""Shared fixtures: the repository's rules, a loaded advisor, and editable copies of the rules."""
+"""Shared fixtures: the tests' own rule set, a loaded advisor, and editable copies of the rules.
+
+Tests of the engine, the rule language and the renderers run on `tests/fixtures/` (rules,
+templates and example districts frozen for the tests), never on the shipped `rules/`,
+`templates/` and `examples/`: a product manager's edit of those must not turn a test of the
+engine red. The shipped content is checked through its example districts (the pytest plugin)
+and through properties that hold for any valid rule set (tests/test_shipped_content.py).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
 from engine import Advisor
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "rules"
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
+RULES = FIXTURES / "rules"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _in_fixture_project() -> Iterator[None]:
+    """Run every test from tests/fixtures/, so that commands which look for `./rules` and
+    `./templates` find the tests' own, not the shipped ones."""
+    before = os.getcwd()
+    os.chdir(FIXTURES)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from engine import Advisor, InputError
 from engine.evaluate.answers import answers_schema, normalise_answer
 from engine.cli import main
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 
 def write(tmp_path: Path, text: str, name: str = "district.yaml") -> Path:
@@ -125,7 +125,7 @@ def test_answers_schema_lists_every_question(advisor: Advisor) -> None:
 
 
 def test_schema_command_prints_the_answers_schema(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["schema", "--rules", str(ROOT / "rules")]) == 0
+    assert main(["schema", "--rules", str(FIXTURES / "rules")]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["$id"] == "answers.schema.json"
 

@@ -16,7 +16,7 @@ import pytest
 from engine.cli import main
 from engine.rules.source import MAX_DEPTH, MAX_FILE_BYTES
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 
@@ -85,7 +85,7 @@ def test_deep_nesting_is_refused_before_the_parser_sees_it(tmp_path: Path, text:
     path.write_text(text, encoding="utf-8")
     # in a subprocess, so that a crash of libyaml's C parser would be seen as a crash, not hang pytest
     done = subprocess.run(
-        [sys.executable, "-m", "engine", "recommend", str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "engine", "recommend", str(path)], capture_output=True, text=True, cwd=FIXTURES, timeout=60
     )
     assert done.returncode == 2, done.stderr
     assert "nested deeper than" in done.stderr

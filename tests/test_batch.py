@@ -18,7 +18,7 @@ from engine.errors import InputError
 from engine.batch.manifest import MANIFEST_NAME
 from engine.batch.names import SLUG_PATTERN
 
-from .conftest import ROOT, RULES
+from .conftest import FIXTURES, ROOT, RULES
 
 DATA = Path(__file__).resolve().parent / "data" / "batch"
 HEADER = "district_id,district_name,students,sis,mobile_population,sis_changing,dedicated_sis_staff\n"
@@ -418,7 +418,7 @@ def test_interrupted_parallel_run_leaves_no_temporary_files_and_resumes(tmp_path
 def test_markdown_and_html_documents_with_the_real_templates(tmp_path: Path) -> None:
     out = tmp_path / "out"
     templates = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", templates)
+    shutil.copytree(FIXTURES / "templates", templates)
     result = batch(DATA / "basic.csv", out, formats=("md", "html", "json"), templates=templates)
     assert (result.done, result.failed) == (4, 0)
     row = summary(out)[0]

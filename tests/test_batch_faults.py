@@ -23,7 +23,7 @@ from engine.batch.pool import MAX_ROW_DEATHS
 from engine.batch.worker import Task
 from engine.batch.manifest import MANIFEST_NAME
 
-from .conftest import ROOT, RULES
+from .conftest import FIXTURES, ROOT, RULES
 from .test_batch import leftovers, mtimes, summary, write_csv
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")

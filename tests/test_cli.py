@@ -11,9 +11,9 @@ import pytest
 
 from engine.cli import main
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
-EXAMPLE = ROOT / "examples" / "lakeview-unified" / "answers.yaml"
+EXAMPLE = FIXTURES / "examples" / "lakeview-unified" / "answers.yaml"
 
 
 def test_recommend_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +57,7 @@ def test_python_dash_m_engine_runs_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("district: [\n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "engine", "recommend", str(bad)], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "engine", "recommend", str(bad)], capture_output=True, text=True, cwd=FIXTURES, check=False
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from engine import Advisor
 from engine.compact_json import compact, compact_bytes
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 
 def standard(value: object) -> str:
@@ -19,7 +19,7 @@ def standard(value: object) -> str:
 
 
 def test_every_example_document_is_byte_identical(advisor: Advisor) -> None:
-    for path in sorted((ROOT / "examples").glob("*/answers.yaml")):
+    for path in sorted((FIXTURES / "examples").glob("*/answers.yaml")):
         data = advisor.recommend(advisor.read(path)).to_dict()
         assert compact_bytes(data) == standard(data).encode("utf-8")
 

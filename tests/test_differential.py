@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from engine import Advisor
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 from .reference import evaluate
 
-EXAMPLES = sorted((ROOT / "examples").glob("*/answers.yaml"))
+EXAMPLES = sorted((FIXTURES / "examples").glob("*/answers.yaml"))
 
 
 def assert_agrees(outcome, expected) -> None:

@@ -25,6 +25,7 @@ from engine.evaluate.advisor import MAX_COMBINED_UNKNOWNS
 from engine.rules.model import DECIDED_BY
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DAY = datetime.date(2026, 11, 28)
 PROFILES = [
     {},
@@ -46,12 +47,12 @@ RARE = [
 
 @pytest.fixture(scope="module")
 def advisor() -> Advisor:
-    return Advisor.load(ROOT / "rules")
+    return Advisor.load(FIXTURES / "rules")
 
 
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    return Renderer(ROOT / "templates")
+    return Renderer(FIXTURES / "templates")
 
 
 def _outcome_key(rec) -> tuple:
@@ -194,7 +195,7 @@ def _plain(text: str) -> str:
 
 
 def test_same_inputs_give_byte_identical_documents(advisor: Advisor, sample: list) -> None:
-    first, second = Renderer(ROOT / "templates"), Renderer(ROOT / "templates")
+    first, second = Renderer(FIXTURES / "templates"), Renderer(FIXTURES / "templates")
     for fmt in ("md", "html"):
         for rec in sample[:8]:
             assert first.render(rec, fmt, generated=DAY) == second.render(rec, fmt, generated=DAY)

@@ -18,6 +18,7 @@ from engine import Advisor
 from engine.render.documents import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NAME = "Lakeside <script>document.title='pwned';document.body.innerHTML='pwned'</script> Schools"
 NOTES = "<img src=x onerror=\"document.title='pwned-img'\"> Two schools share one SIS."
@@ -38,7 +39,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    advisor = Advisor.load(ROOT / "rules")
+    advisor = Advisor.load(FIXTURES / "rules")
     rec = advisor.recommend(
         {
             "district": {"name": NAME},
@@ -50,7 +51,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     )  # fmt: skip
     folder = tmp_path_factory.mktemp("browser")
     document = folder / "advice.html"
-    document.write_text(Renderer(ROOT / "templates").render(rec, "html", generated=datetime.date(2026, 11, 28)))
+    document.write_text(Renderer(FIXTURES / "templates").render(rec, "html", generated=datetime.date(2026, 11, 28)))
     return document, str(rec.rules.option(rec.option).label)
 
 

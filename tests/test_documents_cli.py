@@ -12,8 +12,9 @@ import pytest
 from engine.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DISTRICT = str(ROOT / "tests" / "data" / "districts" / "maple-grove.yaml")
-COMMON = ["--rules", str(ROOT / "rules"), "--templates", str(ROOT / "templates")]
+COMMON = ["--rules", str(FIXTURES / "rules"), "--templates", str(FIXTURES / "templates")]
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -126,6 +127,6 @@ def test_context_prints_the_template_variables(capsys: pytest.CaptureFixture) ->
 
 
 def test_missing_templates_folder_is_exit_2(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    code = main(["recommend", DISTRICT, "--rules", str(ROOT / "rules"), "--templates", str(tmp_path / "none"), "--format", "md"])
+    code = main(["recommend", DISTRICT, "--rules", str(FIXTURES / "rules"), "--templates", str(tmp_path / "none"), "--format", "md"])
     _, err = capsys.readouterr()
     assert code == 2 and "no such templates folder" in err

@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from engine.render.escaping import RulesText, html_finalize, html_print, markdown_escape, markdown_finalize, one_line
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DAY = datetime.date(2026, 11, 28)
 
 HOSTILE = [
@@ -144,7 +145,7 @@ NASTY_NOTES = "# Not a heading\n\n- not a list\n<img src=x onerror=alert(1)>\n\n
 
 @pytest.fixture(scope="module")
 def nasty():
-    advisor = Advisor.load(ROOT / "rules")
+    advisor = Advisor.load(FIXTURES / "rules")
     rec = advisor.recommend(
         {
             "district": {"name": NASTY_NAME, "id": "<b>id</b>"},
@@ -153,7 +154,7 @@ def nasty():
             "notes": NASTY_NOTES,
         }
     )
-    return rec, Renderer(ROOT / "templates")
+    return rec, Renderer(FIXTURES / "templates")
 
 
 def test_markdown_document_has_no_injected_markup(nasty) -> None:

@@ -20,6 +20,7 @@ from engine import Advisor
 from engine.render.documents import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DISTRICTS = ROOT / "tests" / "data" / "districts"
 GOLDEN = ROOT / "tests" / "golden"
 DAY = datetime.date(2026, 11, 28)
@@ -29,7 +30,7 @@ CASES = [(path.stem, fmt) for path in sorted(DISTRICTS.glob("*.yaml")) for fmt i
 
 @pytest.fixture(scope="module")
 def documents() -> tuple[Advisor, Renderer]:
-    return Advisor.load(ROOT / "rules"), Renderer(ROOT / "templates")
+    return Advisor.load(FIXTURES / "rules"), Renderer(FIXTURES / "templates")
 
 
 def test_there_are_golden_districts() -> None:

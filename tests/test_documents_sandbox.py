@@ -19,12 +19,13 @@ from engine.render.templates import TemplateFolder
 from engine.render.sandbox import DocumentSandbox, Limits
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DAY = datetime.date(2026, 11, 28)
 
 
 @pytest.fixture(scope="module")
 def rec():
-    advisor = Advisor.load(ROOT / "rules")
+    advisor = Advisor.load(FIXTURES / "rules")
     return advisor.recommend(advisor.read(ROOT / "tests" / "data" / "districts" / "harbor-view.yaml"))
 
 
@@ -32,7 +33,7 @@ def rec():
 def folder(tmp_path: Path) -> Path:
     """A copy of the shipped templates to add test templates to."""
     target = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", target)
+    shutil.copytree(FIXTURES / "templates", target)
     return target
 
 
@@ -401,7 +402,7 @@ def test_arithmetic_on_numbers_is_python_arithmetic(case: tuple) -> None:
     """The sandbox's operators give Python's result (or error) for numbers of a sane size; a fast
     path takes sums and anything with a float."""
     left, operator_, right = case
-    env = DocumentSandbox(TemplateFolder(ROOT / "templates"), "md", Limits())
+    env = DocumentSandbox(TemplateFolder(FIXTURES / "templates"), "md", Limits())
     try:
         expected = env.binop_table[operator_](left, right)
     except (ArithmeticError, ValueError) as error:

@@ -17,7 +17,7 @@ import pytest
 
 from engine.rules.rulebook import RULE_FILES
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 TARGETS = ROOT / "tests" / "fuzz" / "fuzz_targets.py"
 pytestmark = pytest.mark.skipif(
@@ -39,7 +39,7 @@ def run(target: str, corpus: Path, runs: int) -> subprocess.CompletedProcess[str
 def test_fuzz_answers_loader(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    seeds = sorted((ROOT / "examples").glob("*/answers.yaml")) + sorted((ROOT / "tests" / "bad_inputs").iterdir())
+    seeds = sorted((FIXTURES / "examples").glob("*/answers.yaml")) + sorted((ROOT / "tests" / "bad_inputs").iterdir())
     for index, seed in enumerate(seeds):
         shutil.copy(seed, corpus / f"seed-{index}{seed.suffix}")
     done = run("answers", corpus, 1500)
@@ -51,7 +51,7 @@ def test_fuzz_rules_loader_and_compiler(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for index, stem in enumerate(RULE_FILES):
-        (corpus / stem).write_bytes(bytes([index]) + (ROOT / "rules" / f"{stem}.yaml").read_bytes())
+        (corpus / stem).write_bytes(bytes([index]) + (FIXTURES / "rules" / f"{stem}.yaml").read_bytes())
     done = run("rules", corpus, 150)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 150 runs" in done.stderr

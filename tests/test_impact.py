@@ -15,10 +15,10 @@ from engine.cli import main
 from engine.verify.impact import ImpactReport, compare, diff_rules, load_districts, load_version, render_markdown
 from engine.rules.rulebook import load_rules
 
-from .conftest import ROOT, RULES, copy_rules, position
+from .conftest import FIXTURES, ROOT, RULES, copy_rules, position
 from .reference import evaluate
 
-EXAMPLES = ROOT / "examples"
+EXAMPLES = FIXTURES / "examples"
 WEIGHT_OLD = "    no:\n      favours: user_import\n      weight: 2\n      rationale: Classroom teachers"
 WEIGHT_NEW = WEIGHT_OLD.replace("weight: 2", "weight: 3")
 VERSION = load_rules(RULES).version

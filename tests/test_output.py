@@ -12,9 +12,9 @@ from engine import files as output
 from engine.cli import main
 from engine.errors import InputError
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
-EXAMPLE = str(ROOT / "examples" / "lakeview-unified" / "answers.yaml")
+EXAMPLE = str(FIXTURES / "examples" / "lakeview-unified" / "answers.yaml")
 
 
 def test_a_full_disk_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -14,9 +14,9 @@ from engine.cli import main
 from engine.render.documents import Renderer
 from engine.verify.regress import GOLDEN_DATE, coverage, load_examples, run_examples
 
-from .conftest import ROOT, RULES, position
+from .conftest import FIXTURES, ROOT, RULES, position
 
-EXAMPLES = ROOT / "examples"
+EXAMPLES = FIXTURES / "examples"
 PICKED = ("fox-hollow", "lakeview-unified", "prairie-view")
 
 
@@ -48,7 +48,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 
 
 def test_shipped_examples_pass_with_full_factor_and_override_coverage(advisor: Advisor) -> None:
-    report = run_examples(advisor, EXAMPLES, Renderer(ROOT / "templates"))
+    report = run_examples(advisor, EXAMPLES, Renderer(FIXTURES / "templates"))
     assert [r.name for r in report.results if not r.passed] == []
     assert len(report.results) >= 15
     assert report.coverage.kind("factors").percent == 100.0

@@ -10,7 +10,7 @@ import pytest
 from engine.cli import main
 from engine.verify.pytest_plugin import project_of
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 pytest_plugins = ("pytester",)
 PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning")
@@ -21,10 +21,10 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project laid out like ours (rules/, templates/, examples/) with two examples and goldens."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # load our plugin once, by -p, installed or not
     root = pytester.path
-    shutil.copytree(ROOT / "rules", root / "rules")
-    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copytree(FIXTURES / "rules", root / "rules")
+    shutil.copytree(FIXTURES / "templates", root / "templates")
     for name in ("fox-hollow", "north-fork"):
-        shutil.copytree(ROOT / "examples" / name, root / "examples" / name)
+        shutil.copytree(FIXTURES / "examples" / name, root / "examples" / name)
     assert main(["test", "--rules", str(root / "rules"), "--templates", str(root / "templates"), "--examples", str(root / "examples"), "--update"]) == 0
     return root
 
@@ -79,6 +79,6 @@ def test_only_our_examples_are_collected(tmp_path: Path) -> None:
 
 def test_shipped_examples_are_collected(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q", str(ROOT / "examples"))
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q", str(FIXTURES / "examples"))
     collected = [line for line in result.stdout.lines if "expect.yaml::" in line]
-    assert len(collected) == len(list((ROOT / "examples").glob("*/expect.yaml"))) >= 15
+    assert len(collected) == len(list((FIXTURES / "examples").glob("*/expect.yaml"))) >= 15

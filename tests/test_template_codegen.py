@@ -16,11 +16,12 @@ from engine.errors import TemplateError
 from engine.render.codegen import JoinedOutput
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 DAY = datetime.date(2026, 11, 28)
-EXAMPLES = sorted((ROOT / "examples").glob("*/answers.yaml"))
+EXAMPLES = sorted((FIXTURES / "examples").glob("*/answers.yaml"))
 
 
-def _stock_renderer(folder: Path = ROOT / "templates") -> Renderer:
+def _stock_renderer(folder: Path = FIXTURES / "templates") -> Renderer:
     """A renderer whose templates compile with Jinja's own code generator."""
     renderer = Renderer(folder)
     for env in renderer._envs.values():
@@ -31,26 +32,26 @@ def _stock_renderer(folder: Path = ROOT / "templates") -> Renderer:
 def _folder_with(tmp_path: Path, source: str) -> Path:
     """A copy of the shipped templates with `source` as t.j2."""
     folder = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", folder)
+    shutil.copytree(FIXTURES / "templates", folder)
     (folder / "t.j2").write_text(source, encoding="utf-8")
     return folder
 
 
 @pytest.fixture(scope="module")
 def recommendations() -> list:
-    advisor = Advisor.load(ROOT / "rules")
+    advisor = Advisor.load(FIXTURES / "rules")
     return [advisor.recommend(advisor.read(path)) for path in EXAMPLES]
 
 
 def _documents() -> list[tuple[str, str]]:
     """(format, template) for every document template shipped: `name.md.j2` is Markdown's, and so on."""
-    names = sorted(p.name for p in (ROOT / "templates").glob("*.j2") if not p.name.startswith("_"))
+    names = sorted(p.name for p in (FIXTURES / "templates").glob("*.j2") if not p.name.startswith("_"))
     return [(fmt, name) for name in names for fmt in FORMATS if name.count(".") == 1 or name.endswith(f".{fmt}.j2")]
 
 
 @pytest.mark.parametrize(("fmt", "template"), _documents())
 def test_every_template_renders_as_jinja_would(fmt: str, template: str, recommendations: list) -> None:
-    ours, stock = Renderer(ROOT / "templates"), _stock_renderer()
+    ours, stock = Renderer(FIXTURES / "templates"), _stock_renderer()
     assert ours._envs[fmt].code_generator_class is JoinedOutput
     assert recommendations
     for rec in recommendations:
@@ -78,7 +79,7 @@ def test_edge_cases_render_as_jinja_would(fmt: str, case: str, tmp_path: Path, r
 
 def test_a_run_of_output_is_one_chunk(recommendations: list) -> None:
     """The point of it: far fewer pieces for the render loop to gather."""
-    ours, stock = Renderer(ROOT / "templates"), _stock_renderer()
+    ours, stock = Renderer(FIXTURES / "templates"), _stock_renderer()
     context = ours.context(recommendations[0], generated=DAY)
     chunks = len(list(ours.template("md").generate(context)))
     assert chunks < len(list(stock.template("md").generate(context))) / 2

@@ -29,9 +29,10 @@ with atheris.instrument_imports():
     from engine.rules.rulebook import RULE_FILES, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = load_rules(ROOT / "rules")
+FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
+RULES = load_rules(FIXTURES / "rules")
 WORKDIR = Path(tempfile.mkdtemp(prefix="fuzz-rules-"))
-shutil.copytree(ROOT / "rules", WORKDIR / "rules")
+shutil.copytree(FIXTURES / "rules", WORKDIR / "rules")
 
 
 def answers_target(data: bytes) -> None:
@@ -50,7 +51,7 @@ def rules_target(data: bytes) -> None:
         return
     name = RULE_FILES[data[0] % len(RULE_FILES)]
     folder = WORKDIR / "rules"
-    original = (ROOT / "rules" / f"{name}.yaml").read_bytes()
+    original = (FIXTURES / "rules" / f"{name}.yaml").read_bytes()
     (folder / f"{name}.yaml").write_bytes(data[1:])
     try:
         advisor = Advisor.load(folder)
