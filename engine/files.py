@@ -1,7 +1,7 @@
 """Writing results: atomically, and never over a file the user wrote.
 
-A file is replaced only if it is absent, was written by this tool (it carries `GENERATOR_MARK`),
-or the user passed `--force`. Writes go to a temporary file in the same folder, then `os.replace`,
+A file is replaced only if it is absent, was written by this tool and not edited since (it carries
+a valid seal: `seal`, `made_by_us`), or the user passed `--force`; a FIFO or a device never is. Writes go to a temporary file in the same folder, then `os.replace`,
 so a crash leaves the old file or the new one, never half of either. `AtomicStream` does the
 same for a file written in pieces; `OutputFolder` writes many new files into one folder with fewer
 system calls (batch mode), and `sync_folder` puts them on disk. Every temporary file is named one
@@ -12,25 +12,50 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import re
 import secrets
 import stat
+import sys
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, BinaryIO, Callable
 
 from engine.errors import InputError, SourceLocation
 from engine.paths import display
 
 GENERATOR_MARK = "rostering-advisor"
-_SNIFF_BYTES = 4096
+# The seal: the last `rostering-advisor seal:<sha256>` in a file, the digest of the whole file with
+# those 64 hex digits as zeros. A person does not write that by accident, and any edit breaks it.
+_SEAL_PREFIX = f"{GENERATOR_MARK} seal:".encode()
+SEAL_BLANK = f"{GENERATOR_MARK} seal:{'0' * 64}"  # where a writer wants the seal (last in the file)
+SEAL_COMMENT = f"<!-- {SEAL_BLANK} -->\n"  # the seal line of Markdown and HTML documents
+MAX_SEALED_BYTES = 64 * 1024 * 1024  # larger files are not ours (a document stops at 5 M characters)
+
+
+def seal(data: str | bytes) -> bytes:
+    """`data` (UTF-8) with its last `SEAL_BLANK` replaced by the digest of the whole."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    at = raw.rindex(SEAL_BLANK.encode()) + len(_SEAL_PREFIX)
+    return raw[:at] + hashlib.sha256(raw).hexdigest().encode() + raw[at + 64 :]
+
+
+def sealed(raw: bytes) -> bool:
+    """Whether `raw` carries a valid seal: this tool wrote it and nobody changed it since."""
+    at = raw.rfind(_SEAL_PREFIX) + len(_SEAL_PREFIX)
+    digest = raw[at : at + 64]
+    if at < len(_SEAL_PREFIX) or len(digest) != 64:
+        return False
+    blank = raw[:at] + b"0" * 64 + raw[at + 64 :]
+    return hashlib.sha256(blank).hexdigest().encode() == digest
 
 
 def made_by_us(path: Path) -> bool:
+    """A regular file this tool wrote and nobody edited since (its seal holds)."""
     try:
-        with open(path, "rb") as handle:
-            return GENERATOR_MARK.encode() in handle.read(_SNIFF_BYTES)
-    except OSError:
+        with open_regular(path, str(path)) as handle:
+            return sealed(handle.read(MAX_SEALED_BYTES + 1))
+    except (InputError, OSError):
         return False
 
 
@@ -50,6 +75,70 @@ def remove_ours(path: Path) -> bool:
     return True
 
 
+_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of this mode is neither read nor replaced (a FIFO blocks for ever, a device
+    never ends), or None for a regular file."""
+    for test, reason in _KINDS:
+        if test(mode):
+            return reason
+    return None if stat.S_ISREG(mode) else "is not a regular file"
+
+
+def _kind(path: Path) -> str | None:
+    """Why `path` is not a regular file, if it is not one (a socket cannot even be opened)."""
+    try:
+        return not_regular(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def open_regular(path: Path, name: str) -> BinaryIO:
+    """Open a regular file for reading; anything else is refused without blocking (`InputError`)."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError.at(SourceLocation(name), "no such file") from None
+    except PermissionError:
+        raise InputError.at(SourceLocation(name), "permission denied") from None
+    except OSError as exc:
+        reason = "is a symbolic link that loops" if exc.errno == errno.ELOOP else _kind(path) or f"cannot read: {exc.strerror}"
+        raise InputError.at(SourceLocation(name), reason) from None
+    reason = not_regular(os.fstat(descriptor).st_mode)
+    if reason is not None:
+        os.close(descriptor)
+        raise InputError.at(SourceLocation(name), reason)
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
+def read_regular(path: Path, name: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (`-`: standard input, as much)."""
+    size = 0  # as stat() says; the read stops past `limit` whatever it says (a file that grows)
+    try:
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open_regular(path, name) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                raw = handle.read(limit + 1) if size <= limit else b""
+    except OSError as exc:
+        raise InputError.at(SourceLocation(name), f"cannot read: {exc.strerror}") from None
+    if size > limit or len(raw) > limit:
+        shown = f"{size:,}" if size > limit else f"more than {limit:,}"
+        raise InputError.at(SourceLocation(name), f"the file is {shown} bytes; files larger than {limit:,} bytes are refused")
+    return raw
+
+
 class ForeignFile(InputError):
     """A file that rostering-advisor did not write stands where it would write."""
 
@@ -60,12 +149,12 @@ _TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")
 
 
 def _create_temporary(path: Path) -> tuple[int, str]:
-    """A new, empty temporary file next to `path`: its descriptor (write-only) and name."""
+    """A new, empty temporary file next to `path`: its descriptor (read-write, for `_seal_file`) and name."""
     folder = path.parent if str(path.parent) else Path(".")
     while True:
         temporary = str(folder / f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), temporary
+            return os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), temporary
         except FileExistsError:
             continue
 
@@ -143,6 +232,9 @@ def write_atomic(path: Path, text: str | bytes, *, force: bool = False, durable:
     if found is not None:
         if stat.S_ISDIR(found.st_mode):
             raise InputError.at(SourceLocation(name), "is a directory; give a file name")
+        kind = not_regular(found.st_mode)
+        if kind is not None:  # even with --force: replacing a device or a FIFO by a file is never meant
+            raise InputError.at(SourceLocation(name), f"{kind}; it is never replaced, give a file name")
         if not force and not made_by_us(path):
             raise ForeignFile.at(
                 SourceLocation(name), "already exists and was not written by rostering-advisor; use --force to replace it"
@@ -171,20 +263,26 @@ def write_atomic(path: Path, text: str | bytes, *, force: bool = False, durable:
 
 class AtomicStream:
     """A text file written in pieces to a temporary name, then moved into place by `commit()`
-    (durably), or dropped by `abort()`: a crash leaves the previous version or the new one."""
+    (durably), or dropped by `abort()`: a crash leaves the previous version or the new one.
+    `sealed`: the file ends with `SEAL_COMMENT`, sealed (an HTML or Markdown file)."""
 
-    def __init__(self, path: Path, encoding: str = "utf-8", newline: str = "") -> None:
+    def __init__(self, path: Path, encoding: str = "utf-8", newline: str = "", *, sealed: bool = False) -> None:
         self.path = Path(path)
         descriptor, self._temporary = _create_temporary(self.path)
         self.handle: IO[str] = os.fdopen(descriptor, "w", encoding=encoding, newline=newline, closefd=False)
         self._descriptor: int | None = descriptor
+        self._sealed = sealed
 
     def commit(self) -> None:
         assert self._descriptor is not None
         descriptor, self._descriptor = self._descriptor, None
         try:
             try:
+                if self._sealed:
+                    self.handle.write(SEAL_COMMENT)
                 self.handle.close()
+                if self._sealed:
+                    _seal_file(descriptor)
             except BaseException:
                 os.close(descriptor)
                 raise
@@ -207,6 +305,17 @@ class AtomicStream:
         _discard(self._temporary)
 
 
+def _seal_file(descriptor: int) -> None:
+    """Seal a file that ends with `SEAL_COMMENT`, reading it back rather than keeping it in memory."""
+    digest = hashlib.sha256()
+    offset = 0
+    while chunk := os.pread(descriptor, 1 << 20, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    at = offset - len(SEAL_COMMENT) + SEAL_COMMENT.index(SEAL_BLANK) + len(_SEAL_PREFIX)
+    os.pwrite(descriptor, digest.hexdigest().encode(), at)
+
+
 class OutputFolder:
     """Writes many files into one folder, as `write_atomic` does, with fewer system calls.
 
@@ -222,10 +331,10 @@ class OutputFolder:
         self._fd: int | None = None
         self._linkable = hasattr(os, "O_TMPFILE")
 
-    def write(self, name: str, text: str | bytes, *, force: bool = False) -> None:
+    def write(self, name: str, text: str | bytes) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
         if not (self._linkable and self._create(name, data)):
-            write_atomic(self.folder / name, data, force=force, durable=False)
+            write_atomic(self.folder / name, data, durable=False)
 
     def close(self) -> None:
         if self._fd is not None:

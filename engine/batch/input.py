@@ -32,8 +32,9 @@ from typing import Any, BinaryIO, Iterator
 
 from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation, did_you_mean
-from engine.rules.source import load_file
+from engine.rules.source import MAX_FILE_BYTES, load_bytes
 from engine.rules.model import Rules
+from engine.files import open_regular, read_regular
 from engine.paths import display
 
 CSV_SUFFIXES = {".csv"}
@@ -172,7 +173,8 @@ class BatchInput:
         self._handle: BinaryIO | None = None
         if self.format == "folder":
             self._files = sorted(
-                (p for p in self.path.iterdir() if p.suffix.lower() in ANSWERS_SUFFIXES and p.is_file()),
+                # FIFOs, devices, folders and looping links among them are reported, row by row
+                (p for p in self.path.iterdir() if p.suffix.lower() in ANSWERS_SUFFIXES),
                 key=lambda p: p.name,
             )
             if not self._files:
@@ -180,10 +182,7 @@ class BatchInput:
                     SourceLocation(self.name), "the folder holds no answers files (*.yaml, *.yml, *.json)"
                 )
             return
-        try:
-            self._handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            raise InputError.at(SourceLocation(self.name), f"cannot read: {exc.strerror}") from None
+        self._handle = open_regular(self.path, self.name)  # closed by close()
         self._lines = _Lines(self._handle, self.name, os.fstat(self._handle.fileno()).st_size)
         if self.format == "csv":
             self._reader = csv.reader(self._lines)
@@ -354,8 +353,8 @@ class BatchInput:
             self._file_index = index
             name = display(path)
             try:
-                doc = load_file(path, name)  # checks the size cap and the encoding
-                raw = path.read_bytes()
+                raw = read_regular(path, name, MAX_FILE_BYTES)
+                doc = load_bytes(raw, name, json=path.suffix.lower() == ".json")  # checks the encoding
             except InputError as error:
                 first = error.diagnostics[0]
                 yield _failed(index, first.message, where=str(first.location))

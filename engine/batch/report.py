@@ -2,7 +2,7 @@
 
 Both are written to a temporary file next to their final name and moved into place when the run
 completes (`os.replace`), so a crash leaves the previous version or the new one. Neither replaces a
-file the tool did not write: `index.html` carries the generator mark, and `summary.csv` is
+file the tool did not write: `index.html` carries the tool's seal (`files.seal`), and `summary.csv` is
 recognised by its header row.
 
 Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as a
@@ -117,7 +117,7 @@ def write_index(
     rules_version: str,
 ) -> None:
     """index.html: counts per option, then a link to every document (streamed from the manifest)."""
-    stream = AtomicStream(folder / INDEX_NAME)
+    stream = AtomicStream(folder / INDEX_NAME, sealed=True)
     out = stream.handle
     try:
         total = sum(counts.values())

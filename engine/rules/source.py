@@ -18,6 +18,7 @@ from typing import Any, Union
 import yaml
 
 from engine.errors import InputError, SourceLocation
+from engine.files import read_regular
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -103,26 +104,6 @@ def format_path(path: PathKey) -> str:
     return text
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a UTF-8 file (a byte-order mark is allowed) within the size cap."""
-    name = display or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError.at(
-                SourceLocation(name),
-                f"the file is {size:,} bytes; files larger than {MAX_FILE_BYTES:,} bytes are refused",
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError.at(SourceLocation(name), "no such file") from None
-    except IsADirectoryError:
-        raise InputError.at(SourceLocation(name), "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError.at(SourceLocation(name), "permission denied") from None
-    return decode(raw, name)
-
-
 def decode(raw: bytes, name: str) -> str:
     """UTF-8 text from bytes, naming the line and column of the first invalid byte."""
     if len(raw) > MAX_FILE_BYTES:
@@ -144,11 +125,14 @@ def decode(raw: bytes, name: str) -> str:
 
 def load_file(path: Path, display: str | None = None) -> Document:
     """Load a `.json` file strictly as JSON, anything else as YAML."""
-    name = display or str(path)
-    text = read_text(path, name)
-    if path.suffix.lower() == ".json":
-        return load_json(text, name)
-    return load_yaml(text, name)
+    name = display or ("<stdin>" if str(path) == "-" else str(path))
+    return load_bytes(read_regular(path, name, MAX_FILE_BYTES), name, json=Path(path).suffix.lower() == ".json")
+
+
+def load_bytes(raw: bytes, name: str, *, json: bool) -> Document:
+    """Parse a file's bytes (read by the caller, who may digest them too) as JSON or YAML."""
+    text = decode(raw, name)
+    return load_json(text, name) if json else load_yaml(text, name)
 
 
 def load_yaml(text: str, name: str) -> Document:
