@@ -20,7 +20,10 @@ Command = Callable[[argparse.Namespace], int]
 def _validate(args: argparse.Namespace) -> int:
     from engine.rules.rulebook import load_rules
 
+    from engine.evaluate.advisor import Advisor
+
     rules = load_rules(_rules_arg(args, args.dir))
+    Advisor(rules).start()  # what validate approves, the engine must build and run
     if args.exhaustive:
         from engine.verify.exhaustive import command
 
@@ -41,7 +44,7 @@ def _recommend(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
     if args.format == "json":
-        text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        text = recommendation.to_json().decode("utf-8")
     else:
         from engine.render.documents import Renderer, generation_date
 
@@ -81,7 +84,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     from engine.evaluate.answers import answers_schema
-    from engine.files import write_atomic
+    from engine.files import SEAL_BLANK, seal, write_atomic
     from engine.rules.rulebook import load_rules
     from engine.rules.schema import packaged_schemas
 
@@ -93,9 +96,13 @@ def _schema(args: argparse.Namespace) -> int:
             raise AdvisorError(f"no schema named {wanted}; choose from {', '.join(sorted(schemas))}")
         print(json.dumps(schemas[wanted], indent=2, ensure_ascii=False))
         return EXIT_OK
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.at(SourceLocation(str(args.out)), f"cannot create the folder: {exc.strerror}") from None
     for name, schema in sorted(schemas.items()):
-        write_atomic(args.out / name, json.dumps(schema, indent=2, ensure_ascii=False) + "\n", force=True)
+        text = json.dumps({**schema, "$comment": SEAL_BLANK}, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(args.out / name, seal(text), force=args.force)
     print(f"wrote {len(schemas)} schemas to {args.out}")
     return EXIT_OK
 
@@ -187,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")
     sub.add_argument("--out", type=Path, metavar="DIR", help="write every schema into DIR")
+    sub.add_argument("--force", action="store_true", help="replace schema files in DIR that rostering-advisor did not write")
     return parser
 
 

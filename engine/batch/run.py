@@ -44,6 +44,7 @@ from engine.batch.input import BatchInput, Record, RowError
 from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.pool import Runner, start_workers
 from engine.batch.worker import Result, StageTimes, Task, WorkerConfig
+from engine.evaluate.advisor import Advisor
 from engine.evaluate.compiler import FORMAT_TAG
 from engine.cores import usable_cores
 from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
@@ -124,6 +125,7 @@ def run_batch(
     if workers < 1:
         raise InputError.at(SourceLocation("--workers"), "must be at least 1")
     rules = load_rules(config.rules)
+    Advisor(rules)  # rules the engine cannot build are refused here (exit 2), not by every worker
     templates, generated, templates_key = _documents_setup(formats, config)
     with BatchInput(config.input, rules) as source:
         if source.format == "folder" and Path(config.out).resolve() == source.path.resolve():
@@ -263,9 +265,7 @@ class _Run:
             if entry is not None:
                 slots.append((record, entry))
                 continue
-            previous = self.manifest.get(slug)
-            owned = frozenset(previous.outputs) if previous is not None else frozenset()
-            tasks.append(Task(record, slug, owned))
+            tasks.append(Task(record, slug))
             slots.append((record, None))
         self.result.read_seconds += time.perf_counter() - start
         return slots, tasks
