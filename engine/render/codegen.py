@@ -10,6 +10,8 @@
   `environment.print_html(x)` (`escaping.html_print`: numbers and markup, most of an SVG chart,
   skip the escape and the new `Markup`); in Markdown, `str(environment.finalize(x))` loses the
   `str()`, since the sandbox's finalize returns a str already.
+* Captured text is size-checked. `{% set x %}…{% endset %}` assigns what its block printed
+  through the sandbox's `_bounded`, so block capture cannot double a value past the size cap.
 
 It relies on the helpers Jinja 3.1's `CodeGenerator.visit_Output` is made of;
 tests/test_template_codegen.py renders every template both ways and compares.
@@ -75,6 +77,31 @@ class JoinedOutput(CodeGenerator):
                 self.write(",")
         self.outdent()
         self.writeline("))")
+
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock, frame: Frame) -> None:
+        """Jinja 3.1's, but the captured text goes through `environment._bounded` (when the
+        environment is the sandbox) before it is assigned."""
+        if not hasattr(self.environment, "_bounded"):
+            super().visit_AssignBlock(node, frame)
+            return
+        self.push_assign_tracking()
+        block_frame = frame.inner()
+        block_frame.require_output_check = False  # a set block captures: no output checks (Jinja's comment)
+        block_frame.symbols.analyze_node(node)
+        self.enter_frame(block_frame)
+        self.buffer(block_frame)
+        self.blockvisit(node.body, block_frame)
+        self.newline(node)
+        self.visit(node.target, frame)
+        self.write(" = environment._bounded((Markup if context.eval_ctx.autoescape else identity)(")
+        if node.filter is not None:
+            self.visit_Filter(node.filter, block_frame)
+        else:
+            self.write(f"concat({block_frame.buffer})")
+        self.write("))")
+        self.pop_assign_tracking(frame)
+        self.leave_frame(block_frame)
 
 
 def _pieces(gen: CodeGenerator, node: nodes.Output, frame: Frame, finalize: Any) -> list[Any]:
