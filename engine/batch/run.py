@@ -43,11 +43,11 @@ from engine import __version__
 from engine.batch.input import BatchInput, Record, RowError
 from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.pool import Runner, start_workers
-from engine.batch.worker import Result, StageTimes, Task, WorkerConfig
+from engine.batch.worker import REPEATS, Result, StageTimes, Task, WorkerConfig
 from engine.evaluate.advisor import Advisor
 from engine.evaluate.compiler import FORMAT_TAG
 from engine.cores import usable_cores
-from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
+from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation, TemplateError
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK, remove_ours, sweep_temporaries
@@ -176,6 +176,7 @@ class _Run:
         self.seen: dict[str, int] = {}  # slug -> the row that took it
         self.records_read = 0
         self.chunks_finished = 0
+        self.template_error = ("", 0)  # the last district's template error, and how many in a row had it
         self.started = time.perf_counter()
 
     def execute(self) -> BatchResult:
@@ -307,6 +308,7 @@ class _Run:
                 summary.entry(outcome)
                 self.manifest.keep(outcome, new=False)
             elif outcome.error is not None:
+                self._repeats(outcome.template_error)
                 result.failed += 1
                 self.manifest.orphan(outcome.outputs)
                 if len(result.errors) < KEPT_ERRORS:
@@ -325,6 +327,7 @@ class _Run:
                     decided_by=outcome.decided_by,
                     open_questions=outcome.open_questions,
                 )
+                self._repeats("")
                 result.done += 1
                 result.options[entry.option] += 1
                 summary.entry(entry)
@@ -335,6 +338,14 @@ class _Run:
             self.progress(self._event())
         if self.hook is not None:
             self.hook(self.chunks_finished)
+
+    def _repeats(self, template_error: str) -> None:
+        """Stop the run (exit 2) when one template error repeats on `REPEATS` districts in a row:
+        the template fails for every district, and each failure may cost its time limit."""
+        same = template_error and template_error == self.template_error[0]
+        self.template_error = (template_error, self.template_error[1] + 1 if same else 1)
+        if template_error and self.template_error[1] >= REPEATS:
+            raise TemplateError(f"{template_error} (on {REPEATS} districts in a row: the batch stopped)")
 
     def _event(self, final: bool = False) -> ProgressEvent:
         fraction = self.source.fraction()

@@ -26,7 +26,7 @@ from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District
 from engine.batch.input import CellProblem, Layout, Record, RowError
 from engine.batch.rows import RowProblem, to_district
-from engine.errors import AdvisorError, EngineError, InputError
+from engine.errors import AdvisorError, EngineError, InputError, TemplateError
 from engine.files import ForeignFile, OutputFolder
 from engine.batch.names import EXTENSIONS
 
@@ -69,6 +69,7 @@ class Result:
     decided_by: str = ""
     open_questions: tuple[str, ...] = ()
     error: RowError | None = None
+    template_error: str = ""  # the TemplateError, when a template failed (`REPEATS`)
 
 
 @dataclass
@@ -120,9 +121,13 @@ class Worker:
         recommendations = self._recommend(ready, results)
         times.engine = time.perf_counter() - start
 
+        repeated = _Repeats()
         for (task, _), recommendation in zip(ready, recommendations):
-            if recommendation is not None:
+            if recommendation is not None and repeated.stopped:  # that template fails on every district
+                results[task.record.row] = repeated.result(task)
+            elif recommendation is not None:
                 documents = self._render_all(task, recommendation, results, times)
+                repeated.saw(results.get(task.record.row))
                 if documents is not None:
                     results[task.record.row] = self._write_all(task, recommendation, documents, times)
         return [results[task.record.row] for task in tasks], times
@@ -159,6 +164,9 @@ class Worker:
             start = time.perf_counter()
             try:
                 documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
+            except TemplateError as error:
+                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"), template_error=str(error))
+                return None
             except AdvisorError as error:
                 results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
                 return None
@@ -200,6 +208,37 @@ class Worker:
         if fmt == "json":
             return recommendation.to_json(compact=True)
         return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
+
+
+REPEATS = 3  # the same template error on this many districts in a row stops the batch (exit 2)
+
+
+class _Repeats:
+    """Counts one template error repeating on districts in a row; past `REPEATS` the rest of the
+    chunk is failed with it unrendered (a template that runs into its time limit would otherwise
+    cost that limit for every district), and the batch stops (`run`)."""
+
+    def __init__(self) -> None:
+        self.error: Result | None = None
+        self.count = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.count >= REPEATS
+
+    def saw(self, result: Result | None) -> None:
+        if result is None or not result.template_error:
+            self.error, self.count = None, 0
+        elif self.error is not None and result.template_error == self.error.template_error:
+            self.count += 1
+        else:
+            self.error, self.count = result, 1
+
+    def result(self, task: Task) -> Result:
+        assert self.error is not None and self.error.error is not None
+        row = task.record.row
+        message = self.error.error.problems[0].reason
+        return Result(row, task.slug, error=RowError.single(row, message), template_error=self.error.template_error)
 
 
 _WORKER: Worker | None = None
