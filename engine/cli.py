@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.errors import EXIT_OK, EXIT_USER_ERROR, AdvisorError, EngineError, InputError, SourceLocation, printable
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -202,24 +203,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        if sys.stdout is None:  # started with standard output closed
+            raise InputError.at(SourceLocation("<stdout>"), "standard output is closed; redirect it to a file or /dev/null")
+        code = args.handler(args)
+        sys.stdout.flush()  # a full device fails here rather than at exit, with a traceback
+        return code
     except EngineError as error:
-        print(f"rostering-advisor: internal error in the rules engine: {error}", file=sys.stderr)
+        print(printable(f"rostering-advisor: internal error in the rules engine: {error}"), file=sys.stderr)
         return error.exit_code
     except AdvisorError as error:
         for line in str(error).splitlines() or ["error"]:
-            print(line, file=sys.stderr)
+            print(printable(line), file=sys.stderr)  # user text in a message never drives the terminal
         return error.exit_code
     except KeyboardInterrupt:
         print("rostering-advisor: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head`: the reader has all it wanted
+        _drop_stdout()
         return EXIT_OK
+    except OSError as error:  # standard output on a full device, say (files name themselves in InputErrors)
+        _drop_stdout()
+        print(f"{error.filename or '<stdout>'}: cannot write: {error.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that the flush at exit cannot fail (and print) again."""
+    if sys.stdout is not None and sys.stdout is sys.__stdout__:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; Ctrl-C even before a command starts is exit 130, no traceback."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("rostering-advisor: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import resource
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MEMORY_BYTES = 512 * 1024 * 1024
 SECONDS = 10
@@ -80,6 +84,31 @@ def run_table(table: list[list[str]], cwd: Path) -> list[Outcome]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return [Outcome(**found) for found in json.loads(done.stdout.splitlines()[-1])]
+
+
+def run_command(argv: list[str], cwd: Path, *, stdout: Any = subprocess.DEVNULL, file_bytes: int | None = None,
+                interrupt_after: float | None = None, close_stdout: bool = False) -> Outcome:
+    """`rostering-advisor ARGV` alone in a bounded process: for what a table cannot do in one process
+    (standard output on a full device or closed, a file-size limit as a full disk, a Ctrl-C)."""
+
+    def limits() -> None:
+        _limit()
+        if close_stdout:
+            os.close(1)
+        if file_bytes is not None:  # writes past it fail with EFBIG, as on a full disk
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+
+    start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", *argv], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, preexec_fn=limits, text=True,
+    )
+    if interrupt_after is not None:
+        time.sleep(interrupt_after)
+        process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=SECONDS)
+    return Outcome(process.returncode, stderr, time.monotonic() - start)
 
 
 def snapshot(*folders: Path) -> dict[str, str]:

@@ -120,7 +120,10 @@ class Manifest:
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         if not is_new:
             self._load()
-        self._journal = open(self.path, "a+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        try:
+            self._journal = open(self.path, "a+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        except OSError as exc:  # a read-only folder, another user's
+            raise InputError.at(SourceLocation(display(self.folder)), f"cannot write: {exc.strerror}") from None
         if fcntl is not None:
             try:
                 fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -130,14 +133,20 @@ class Manifest:
                 raise InputError.at(
                     SourceLocation(display(self.folder)), "another batch run is writing to this folder"
                 ) from None
-        if is_new:
-            self._journal.write(_header() + "\n")
-        else:
-            self._journal.seek(0, os.SEEK_END)
-            self._journal.seek(self._journal.tell() - 1)
-            if self._journal.read(1) != "\n":  # a line cut short by a crash
-                self._journal.write("\n")
-        self._sync(self._journal)
+        try:
+            if is_new:
+                self._journal.write(_header() + "\n")
+            else:
+                self._journal.seek(0, os.SEEK_END)
+                self._journal.seek(self._journal.tell() - 1)
+                if self._journal.read(1) != "\n":  # a line cut short by a crash
+                    self._journal.write("\n")
+            self._sync(self._journal)
+        except OSError as exc:  # a full disk: no empty manifest is left behind
+            self.close()
+            if is_new:
+                self.path.unlink(missing_ok=True)
+            raise InputError.at(SourceLocation(display(self.folder)), f"cannot write: {exc.strerror}") from None
 
     def begin(self) -> None:
         """Start the compacted copy that `finish()` puts in place of the journal."""

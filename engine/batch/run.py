@@ -46,8 +46,8 @@ from engine.batch.pool import Runner, start_workers
 from engine.batch.worker import REPEATS, Result, StageTimes, Task, WorkerConfig
 from engine.evaluate.advisor import Advisor
 from engine.evaluate.compiler import FORMAT_TAG
-from engine.cores import usable_cores
-from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation, TemplateError
+from engine.cores import worker_count
+from engine.errors import EXIT_OK, EXIT_PARTIAL, AdvisorError, InputError, SourceLocation, printable
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK, remove_ours, sweep_temporaries
@@ -59,6 +59,10 @@ from engine.batch.names import EXTENSIONS, district_slug, document_name, links_i
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
 SHOWN_ERRORS = 20  # row errors the command prints
+class StoppedRun(AdvisorError):
+    """The batch stopped early: an error that is not a district's came back row after row (exit 2)."""
+
+
 @dataclass(frozen=True)
 class BatchConfig:
     input: Path
@@ -87,6 +91,7 @@ class BatchResult:
     options: Counter = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS
     notices: list[str] = field(default_factory=list)  # about the input as a whole, e.g. unknown columns
+    capped: str = ""  # why fewer workers run than --workers asked for
     stale: list[str] = field(default_factory=list)  # earlier runs' documents this run did not produce, left in place
     pruned: list[str] = field(default_factory=list)  # the same, removed (--prune)
     times: StageTimes = field(default_factory=StageTimes)
@@ -121,9 +126,7 @@ def run_batch(
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
     formats = _check_formats(config.formats)
-    workers = config.workers if config.workers is not None else usable_cores()
-    if workers < 1:
-        raise InputError.at(SourceLocation("--workers"), "must be at least 1")
+    workers, capped = worker_count(config.workers)
     rules = load_rules(config.rules)
     Advisor(rules)  # rules the engine cannot build are refused here (exit 2), not by every worker
     templates, generated, templates_key = _documents_setup(formats, config)
@@ -146,7 +149,11 @@ def run_batch(
         # FORMAT_TAG: the facts and trace in a JSON document follow the compiled form of the rules
         key = config_digest(GENERATOR_MARK, __version__, FORMAT_TAG, rules.digest, templates_key, ",".join(formats))
         run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
-        return run.execute()
+        run.result.capped = capped
+        try:
+            return run.execute()
+        except OSError as exc:  # the output folder: a full disk, a folder made read-only meanwhile
+            raise InputError.at(SourceLocation(display(out)), f"cannot write: {exc.strerror}") from None
 
 
 class _Run:
@@ -176,7 +183,7 @@ class _Run:
         self.seen: dict[str, int] = {}  # slug -> the row that took it
         self.records_read = 0
         self.chunks_finished = 0
-        self.template_error = ("", 0)  # the last district's template error, and how many in a row had it
+        self.repeated = ("", 0)  # the last district's error that was not its own, and how many in a row had it
         self.started = time.perf_counter()
 
     def execute(self) -> BatchResult:
@@ -308,7 +315,7 @@ class _Run:
                 summary.entry(outcome)
                 self.manifest.keep(outcome, new=False)
             elif outcome.error is not None:
-                self._repeats(outcome.template_error)
+                self._repeats(outcome.repeated)
                 result.failed += 1
                 self.manifest.orphan(outcome.outputs)
                 if len(result.errors) < KEPT_ERRORS:
@@ -339,13 +346,14 @@ class _Run:
         if self.hook is not None:
             self.hook(self.chunks_finished)
 
-    def _repeats(self, template_error: str) -> None:
-        """Stop the run (exit 2) when one template error repeats on `REPEATS` districts in a row:
-        the template fails for every district, and each failure may cost its time limit."""
-        same = template_error and template_error == self.template_error[0]
-        self.template_error = (template_error, self.template_error[1] + 1 if same else 1)
-        if template_error and self.template_error[1] >= REPEATS:
-            raise TemplateError(f"{template_error} (on {REPEATS} districts in a row: the batch stopped)")
+    def _repeats(self, repeated: str) -> None:
+        """Stop the run (exit 2) when an error that is not a district's (a template's, a full disk's)
+        comes back on `REPEATS` districts in a row: it would fail every district, each perhaps only
+        after the template's time limit."""
+        same = repeated and repeated == self.repeated[0]
+        self.repeated = (repeated, self.repeated[1] + 1 if same else 1)
+        if repeated and self.repeated[1] >= REPEATS:
+            raise StoppedRun(f"{repeated} (on {REPEATS} districts in a row: the batch stopped)")
 
     def _event(self, final: bool = False) -> ProgressEvent:
         fraction = self.source.fraction()
@@ -433,10 +441,12 @@ def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"\nstopped: finished districts are kept in {display(args.out)}; run the same command to resume\n")
         raise
     prefix = "" if Path(args.input).is_dir() else f"{display(args.input)}: "  # a folder's errors name the file
+    if result.capped:
+        stderr.write(result.capped + "\n")
     for notice in result.notices:
-        stderr.write(f"{prefix}{notice}\n")
+        stderr.write(printable(f"{prefix}{notice}") + "\n")
     for error in result.errors[:SHOWN_ERRORS]:
-        stderr.write(f"{prefix}{error}\n")
+        stderr.write(printable(f"{prefix}{error}") + "\n")
     if result.failed > SHOWN_ERRORS:
         more = result.failed - SHOWN_ERRORS
         stderr.write(f"... and {more} more failed rows; see {display(result.out / SUMMARY_NAME)}\n")

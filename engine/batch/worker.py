@@ -29,6 +29,7 @@ from engine.batch.rows import RowProblem, to_district
 from engine.errors import AdvisorError, EngineError, InputError, TemplateError
 from engine.files import ForeignFile, OutputFolder
 from engine.batch.names import EXTENSIONS
+from engine.paths import display
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Result:
     decided_by: str = ""
     open_questions: tuple[str, ...] = ()
     error: RowError | None = None
-    template_error: str = ""  # the TemplateError, when a template failed (`REPEATS`)
+    # an error that is not the district's: a template's, or a write's (a full disk); one line
+    repeated: str = ""  # when it comes back on `REPEATS` districts in a row, the batch stops
 
 
 @dataclass
@@ -127,9 +129,9 @@ class Worker:
                 results[task.record.row] = repeated.result(task)
             elif recommendation is not None:
                 documents = self._render_all(task, recommendation, results, times)
-                repeated.saw(results.get(task.record.row))
                 if documents is not None:
                     results[task.record.row] = self._write_all(task, recommendation, documents, times)
+                repeated.saw(results.get(task.record.row))
         return [results[task.record.row] for task in tasks], times
 
     def close(self) -> None:
@@ -165,7 +167,7 @@ class Worker:
             try:
                 documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
             except TemplateError as error:
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"), template_error=str(error))
+                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"), repeated=str(error))
                 return None
             except AdvisorError as error:
                 results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
@@ -181,6 +183,7 @@ class Worker:
         start = time.perf_counter()
         problems = []
         written = []
+        repeated = ""
         for name, text in documents:
             try:
                 self.folder.write(name, text)  # replaces only a sealed file of ours, unedited
@@ -189,11 +192,14 @@ class Worker:
                 reason = f"{name} already exists and was not written by rostering-advisor; move it away to write this district"
                 problems.append(CellProblem(None, "", reason))
             except InputError as error:
-                problems.append(CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({name})"))
+                why = "; ".join(d.message for d in error.diagnostics)
+                problems.append(CellProblem(None, "", f"{why} ({name})"))
+                if why.startswith("cannot write"):  # the folder's or the disk's problem, not this district's
+                    repeated = f"{display(self.config.out)}: {why}"
         times.write += time.perf_counter() - start
         row = task.record.row
         if problems:  # the documents it did write are named, so the batch can tell them from older ones
-            return Result(row, task.slug, outputs=tuple(written), error=RowError(row, tuple(problems)))
+            return Result(row, task.slug, outputs=tuple(written), error=RowError(row, tuple(problems)), repeated=repeated)
         return Result(
             row,
             task.slug,
@@ -214,9 +220,9 @@ REPEATS = 3  # the same template error on this many districts in a row stops the
 
 
 class _Repeats:
-    """Counts one template error repeating on districts in a row; past `REPEATS` the rest of the
-    chunk is failed with it unrendered (a template that runs into its time limit would otherwise
-    cost that limit for every district), and the batch stops (`run`)."""
+    """Counts one error that is not a district's (`Result.repeated`) coming back on districts in a
+    row; past `REPEATS` the rest of the chunk is failed with it unrendered (a template that runs into
+    its time limit would otherwise cost that limit for every district), and the batch stops (`run`)."""
 
     def __init__(self) -> None:
         self.error: Result | None = None
@@ -227,9 +233,9 @@ class _Repeats:
         return self.count >= REPEATS
 
     def saw(self, result: Result | None) -> None:
-        if result is None or not result.template_error:
+        if result is None or not result.repeated:
             self.error, self.count = None, 0
-        elif self.error is not None and result.template_error == self.error.template_error:
+        elif self.error is not None and result.repeated == self.error.repeated:
             self.count += 1
         else:
             self.error, self.count = result, 1
@@ -238,7 +244,7 @@ class _Repeats:
         assert self.error is not None and self.error.error is not None
         row = task.record.row
         message = self.error.error.problems[0].reason
-        return Result(row, task.slug, error=RowError.single(row, message), template_error=self.error.template_error)
+        return Result(row, task.slug, error=RowError.single(row, message), repeated=self.error.repeated)
 
 
 _WORKER: Worker | None = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.errors import Diagnostic, InputError, control_character, did_you_mean
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.rules.schema import validate
@@ -127,7 +127,7 @@ def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> D
 
 
 def district_from_document(doc: Document, rules: Rules) -> District:
-    problems = validate(doc, answers_schema(rules))
+    problems = _control_characters(doc, doc.data, ()) or validate(doc, answers_schema(rules))
     if problems:
         raise InputError(problems)
     data = doc.data
@@ -163,3 +163,24 @@ def district_from_document(doc: Document, rules: Rules) -> District:
         notes=(data.get("notes") or "").strip(),
         source=doc.file,
     )
+
+
+def _control_characters(doc: Document, node: Any, path: tuple) -> list[Diagnostic]:
+    """Every text (key or value) that holds a control character (`errors.control_character`): an
+    escape sequence or a bidirectional override would reach documents, summary.csv and terminals."""
+    found: list[Diagnostic] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            what = control_character(key) if isinstance(key, str) else None
+            if what is not None:
+                found.append(Diagnostic(doc.locate(path + (key,), key=True), f"a key holds {what}; remove it"))
+            else:
+                found.extend(_control_characters(doc, value, path + (key,)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_control_characters(doc, value, path + (index,)))
+    elif isinstance(node, str):
+        what = control_character(node)
+        if what is not None:
+            found.append(Diagnostic(doc.locate(path), f"holds {what}; remove it", format_path(path)))
+    return found

@@ -135,6 +135,14 @@ def load_bytes(raw: bytes, name: str, *, json: bool) -> Document:
     return load_json(text, name) if json else load_yaml(text, name)
 
 
+def bounded_int(token: str) -> int:
+    """A JSON integer of at most `MAX_NUMBER_DIGITS` digits (Python refuses 4,300 with a message
+    about sys.set_int_max_str_digits(), and converting ones below that takes quadratic time)."""
+    if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"the number {token[:12]}... is too large")
+    return int(token)
+
+
 def load_yaml(text: str, name: str) -> Document:
     _check_depth(text, name)
     try:
@@ -174,13 +182,8 @@ def load_json(text: str, name: str) -> Document:
             out[key] = value
         return out
 
-    def big_int(token: str) -> int:
-        if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
-            raise ValueError(f"the number {token[:12]}... is too large")
-        return int(token)
-
     try:
-        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=big_int)
+        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise InputError.at(SourceLocation(name, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:
