@@ -5,10 +5,9 @@ The pipeline runs one way, one subpackage per stage: `rules` (read and check the
 → `cli`. `Advisor` is the entry point.
 """
 
-__version__ = "0.1.0"
-
 from typing import Any
 
+from engine.version import __version__
 from engine.errors import AdvisorError, EngineError, InputError
 
 __all__ = ["Advisor", "AdvisorError", "District", "EngineError", "InputError", "Recommendation"]

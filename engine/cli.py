@@ -11,9 +11,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from engine.errors import EXIT_OK, EXIT_USER_ERROR, AdvisorError, EngineError, InputError, SourceLocation, printable
+from engine.render.formats import DOCUMENTS, FORMATS
+
+if TYPE_CHECKING:
+    from engine.evaluate.advisor import Recommendation
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -40,18 +44,69 @@ def _validate(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
-    if args.template and args.format == "json":
-        raise InputError.at(SourceLocation("--template"), "needs --format md or --format html")
+    if args.template and args.format not in DOCUMENTS:
+        raise InputError.at(SourceLocation("--template"), f"needs {' or '.join(f'--format {name}' for name in DOCUMENTS)}")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    if args.format == "json":
+    if args.format not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
         text = recommendation.to_json().decode("utf-8")
     else:
-        from engine.render.documents import Renderer, generation_date
-
-        renderer = Renderer(args.templates)
-        text = renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
+        text = _document(recommendation, args)
     return _emit(text, args)
+
+
+def _document(recommendation: "Recommendation", args: argparse.Namespace) -> str:
+    """The advice document in `args.format` (md or html), as `recommend` and `ask` print it."""
+    from engine.render.documents import Renderer, generation_date
+
+    renderer = Renderer(args.templates)
+    return renderer.render(recommendation, args.format, generated=generation_date(args.date, "--date"), template=args.template)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import os
+
+    from engine.ask.interview import interview
+    from engine.ask.prompts import LinePrompter, TerminalPrompter
+    from engine.evaluate.advisor import Advisor
+    from engine.evaluate.plan import plural
+    from engine.files import ForeignFile, our_file, write_atomic
+    from engine.paths import display
+
+    advisor = Advisor.load(args.rules)
+    path: Path = args.output
+    if not path.resolve().parent.is_dir():  # before the first question, not after the name
+        raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
+    if os.path.lexists(path) and not args.force and not our_file(path):
+        raise ForeignFile.at(
+            SourceLocation(display(path)), "already exists and was not written by rostering-advisor; use -o another file, or --force"
+        )
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    prompter = TerminalPrompter(sys.stdout) if terminal else LinePrompter(sys.stdin, sys.stderr)
+    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=args.force), ask_all=args.all)
+    if not done.name:
+        raise InputError.at(SourceLocation("<stdin>"), f"the input ended before a district name was given; {display(path)} not written")
+    kept = f"{plural(len(done.answers), 'answer')} written to {display(path)}"
+    if done.ended == "interrupted":
+        print(f"rostering-advisor: interrupted; {kept}", file=sys.stderr)
+        return 130
+    prompter.say(kept + ("" if done.ended == "finished" else f" ({done.ended})"))
+    text = _document(advisor.recommend(advisor.read(path)), args)
+    if args.advice:
+        write_atomic(args.advice, text, force=args.force)
+        prompter.say(f"Advice written to {display(args.advice)}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from engine.evaluate.advisor import Advisor
+
+    advisor = Advisor.load(args.rules)
+    plan = advisor.plan(advisor.read(args.file))
+    sys.stdout.write(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else plan.to_text())
+    return EXIT_OK
 
 
 def _context(args: argparse.Namespace) -> int:
@@ -60,9 +115,18 @@ def _context(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date))
+    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date, "--date"))
     sys.stdout.write(json.dumps(context, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
+
+
+def _guide(args: argparse.Namespace) -> int:
+    from engine.render.documents import Renderer, generation_date
+    from engine.render.guide import render_guide
+    from engine.rules.rulebook import load_rules
+
+    text = render_guide(Renderer(args.templates), load_rules(args.rules), args.format, generated=generation_date(args.date, "--date"))
+    return _emit(text, args)
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -81,6 +145,30 @@ def _batch(args: argparse.Namespace) -> int:
     from engine.batch.run import command
 
     return command(args, sys.stdout, sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from engine.web import server
+    from engine.web.workspace import ServeConfig
+
+    config = ServeConfig(
+        rules=_text_path(args.rules), templates=_text_path(args.templates), examples=_text_path(args.examples), reload=args.reload
+    )
+    server.check(config, args.port, args.workers)
+    if not server.loopback(args.host):
+        print(
+            f"rostering-advisor: warning: listening on {args.host}: other machines can reach this server; "
+            "put it behind a proxy that controls who may",
+            file=sys.stderr,
+        )
+    print(f"Rostering Advisor at {server.url(args.host, args.port)} (questionnaire; rule playground at /playground). Ctrl-C stops it.")
+    sys.stdout.flush()
+    server.run(config, args.host, args.port, args.workers)
+    return EXIT_OK
+
+
+def _text_path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -145,14 +233,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("recommend", _recommend, "recommend a rostering method for one district's answers file")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
-    sub.add_argument("--format", choices=("json", "md", "html"), default="json")
+    sub.add_argument("--format", choices=tuple(FORMATS), default="json")
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render with this template instead of the format's own")
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
     documents(sub)
 
+    sub = command("plan", _plan, "what to ask a district next: the open question that matters most, or that the option is settled")
+    sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON), answered in part or not at all")
+    sub.add_argument("--format", choices=("json", "text"), default="text")
+
+    sub = command("ask", _ask, "ask a district's questions in the terminal, the ones that matter first; write its answers and advice")
+    sub.add_argument(
+        "-o", "--output", type=Path, default=Path("answers.yaml"), metavar="FILE", help="the answers file to write (default: answers.yaml)"
+    )
+    sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md", help="the advice document's format (default: md)")
+    sub.add_argument("--advice", type=Path, metavar="OUT", help="write the advice to OUT (atomically) instead of printing it")
+    sub.add_argument("--all", action="store_true", help="ask every question, even once no answer can change the option")
+    sub.add_argument("--force", action="store_true", help="replace FILE (and OUT) even if rostering-advisor did not write them")
+    sub.add_argument("--template", metavar="NAME_OR_PATH", help="render the advice with this template instead of the format's own")
+    documents(sub)
+
     sub = command("context", _context, "print the template context of one district's advice as JSON")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
+    documents(sub)
+
+    sub = command("guide", _guide, "render the rules as the decision guide districts read (templates/guide.*.j2)")
+    sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
     documents(sub)
 
     sub = command("test", _test, "run the example districts against the rules and templates")
@@ -175,11 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
     sub.add_argument("--format", choices=("md", "json"), default="md")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
+    sub.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder for the decision guide's diff (default: ./templates, else shipped)"
+    )
 
     sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
     sub.add_argument("input", type=Path, metavar="INPUT", help="CSV file, JSON Lines file, or folder of answers files")
     sub.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
-    sub.add_argument("--format", default="md", metavar="FORMATS", help="comma-separated: md, html, json (default: md)")
+    sub.add_argument("--format", default="md", metavar="FORMATS", help=f"comma-separated: {', '.join(FORMATS)} (default: md)")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
     sub.add_argument(
@@ -191,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"
     )
     documents(sub)
+
+    sub = command("serve", _serve, "the questionnaire, rule playground and JSON API in the browser")
+    sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
+    sub.add_argument("--examples", type=Path, metavar="DIR", help="example districts for the playground (default: ./examples)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sub.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    sub.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes, one engine each (default: 1)")
+    sub.add_argument("--reload", action="store_true", help="reload rules and templates when their files change")
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")
@@ -229,9 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _drop_stdout() -> None:
     """Point standard output at /dev/null, so that the flush at exit cannot fail (and print) again."""
-    if sys.stdout is not None and sys.stdout is sys.__stdout__:
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
+        os.dup2(null, stdout.fileno())
         os.close(null)
 
 

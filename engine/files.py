@@ -23,8 +23,10 @@ from typing import IO, BinaryIO, Callable
 
 from engine.errors import InputError, SourceLocation
 from engine.paths import display
+from engine.version import __version__
 
 GENERATOR_MARK = "rostering-advisor"
+GENERATOR = f"{GENERATOR_MARK} {__version__}"  # what files and documents name as their generator
 # The seal: the last `rostering-advisor seal:<sha256>` in a file, the digest of the whole file with
 # those 64 hex digits as zeros. A person does not write that by accident, and any edit breaks it.
 _SEAL_PREFIX = f"{GENERATOR_MARK} seal:".encode()
@@ -38,6 +40,12 @@ def seal(data: str | bytes) -> bytes:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     at = raw.rindex(SEAL_BLANK.encode()) + len(_SEAL_PREFIX)
     return raw[:at] + hashlib.sha256(raw).hexdigest().encode() + raw[at + 64 :]
+
+
+def sealed_document(document: str) -> str:
+    """A Markdown or HTML document ending with its seal (`SEAL_COMMENT`, hidden by both), so that a
+    later write may replace the file, unless someone edits it."""
+    return seal(document + SEAL_COMMENT).decode("utf-8")
 
 
 def sealed(raw: bytes) -> bool:
@@ -113,10 +121,10 @@ def open_regular(path: Path, name: str) -> BinaryIO:
     except OSError as exc:
         reason = "is a symbolic link that loops" if exc.errno == errno.ELOOP else _kind(path) or f"cannot read: {exc.strerror}"
         raise InputError.at(SourceLocation(name), reason) from None
-    reason = not_regular(os.fstat(descriptor).st_mode)
-    if reason is not None:
+    kind = not_regular(os.fstat(descriptor).st_mode)
+    if kind is not None:
         os.close(descriptor)
-        raise InputError.at(SourceLocation(name), reason)
+        raise InputError.at(SourceLocation(name), kind)
     os.set_blocking(descriptor, True)
     return os.fdopen(descriptor, "rb")
 

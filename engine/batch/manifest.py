@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -31,6 +31,7 @@ from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation
 from engine.files import GENERATOR_MARK, AtomicStream, our_file, sync_folder
 from engine.paths import display
+from engine.batch.input import Record, RowError
 from engine.batch.names import document_name
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
@@ -46,7 +47,11 @@ MAX_FLUSH_WAIT = 30.0  # seconds: however slow the disk, a killed run loses at m
 
 @dataclass(frozen=True)
 class Entry:
-    """One district whose documents were written."""
+    """One finished district: the files written and the summary fields, or why it failed (`error`).
+
+    The one record of a district from the worker to the manifest, summary.csv and index.html; the
+    manifest journals only the done ones (no error), without the `error` field.
+    """
 
     slug: str
     district_id: str | None
@@ -54,13 +59,22 @@ class Entry:
     input: str  # digest of the input row
     config: str  # digest of tool version, rules, templates and formats
     outputs: tuple[str, ...]  # file names inside the output folder
-    option: str
-    confidence: str
-    decided_by: str
-    open_questions: tuple[str, ...]
+    option: str = ""
+    confidence: str = ""
+    decided_by: str = ""
+    open_questions: tuple[str, ...] = ()
+    error: RowError | None = None
+    # an error that is not the district's (a template's, a full disk's), as one line: when it comes
+    # back on `worker.REPEATS` districts in a row, the batch stops
+    repeated: str = ""
+
+    @classmethod
+    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = (), repeated: str = "") -> "Entry":
+        """A district that failed; `outputs` are the files it wrote before it did."""
+        return cls(slug, record.district_id, record.district_name, record.digest, "", outputs, error=error, repeated=repeated)
 
     def to_json(self) -> str:
-        return compact(self)
+        return compact({name: getattr(self, name) for name in _JOURNALLED})
 
     @classmethod
     def from_json(cls, line: str) -> "Entry":
@@ -71,6 +85,9 @@ class Entry:
         data["outputs"] = tuple(data["outputs"])
         data["open_questions"] = tuple(data["open_questions"])
         return cls(**data)
+
+
+_JOURNALLED = tuple(f.name for f in fields(Entry) if f.name not in ("error", "repeated"))
 
 
 def config_digest(*parts: object) -> str:

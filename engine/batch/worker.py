@@ -25,11 +25,12 @@ from typing import Any, Callable, Sequence
 from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District
 from engine.batch.input import CellProblem, Layout, Record, RowError
+from engine.batch.manifest import Entry
 from engine.batch.rows import RowProblem, to_district
 from engine.errors import AdvisorError, EngineError, InputError, TemplateError
 from engine.files import ForeignFile, OutputFolder
-from engine.batch.names import EXTENSIONS
 from engine.paths import display
+from engine.render.formats import DOCUMENTS, FORMATS
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class WorkerConfig:
     templates: Path | None
     template: str | None  # --template: a template name or file for the md/html documents
     formats: tuple[str, ...]
+    config_key: str  # the digest of what shapes the documents (`Entry.config`)
     out: Path
     generated: date | None
     layout: Layout | None
@@ -56,22 +58,6 @@ class Task:
 
     record: Record
     slug: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """What became of one task: the files written and the summary fields, or the error."""
-
-    row: int
-    slug: str
-    outputs: tuple[str, ...] = ()
-    option: str = ""
-    confidence: str = ""
-    decided_by: str = ""
-    open_questions: tuple[str, ...] = ()
-    error: RowError | None = None
-    # an error that is not the district's: a template's, or a write's (a full disk); one line
-    repeated: str = ""  # when it comes back on `REPEATS` districts in a row, the batch stops
 
 
 @dataclass
@@ -98,14 +84,15 @@ class Worker:
             raise EngineError("the rules changed while the batch was starting; run it again")
         self.folder = OutputFolder(config.out)
         self.renderer: Any = None
-        if any(f in ("md", "html") for f in config.formats):
+        if any(f in DOCUMENTS for f in config.formats):
             from engine.render.documents import Renderer
 
             self.renderer = Renderer(config.templates)
 
-    def run(self, tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+    def run(self, tasks: Sequence[Task]) -> tuple[list[Entry], StageTimes]:
+        """Each task's Entry, in the order of the tasks, and the time spent in each stage."""
         times = StageTimes()
-        results: dict[int, Result] = {}
+        results: dict[int, Entry] = {}
         ready: list[tuple[Task, District]] = []
         start = time.perf_counter()
         for task in tasks:
@@ -114,7 +101,7 @@ class Worker:
             try:
                 district = to_district(task.record, self.config.layout, self.advisor.rules, self.config.source)
             except RowProblem as problem:
-                results[task.record.row] = Result(task.record.row, task.slug, error=problem.error)
+                results[task.record.row] = Entry.failed(task.record, task.slug, problem.error)
             else:
                 ready.append((task, district))
         times.parse = time.perf_counter() - start
@@ -125,8 +112,8 @@ class Worker:
 
         repeated = _Repeats()
         for (task, _), recommendation in zip(ready, recommendations):
-            if recommendation is not None and repeated.stopped:  # that template fails on every district
-                results[task.record.row] = repeated.result(task)
+            if recommendation is not None and repeated.stopped:  # that error would fail every district
+                results[task.record.row] = repeated.entry(task)
             elif recommendation is not None:
                 documents = self._render_all(task, recommendation, results, times)
                 if documents is not None:
@@ -138,7 +125,7 @@ class Worker:
         self.folder.close()
 
     def _recommend(
-        self, ready: list[tuple[Task, District]], results: dict[int, Result]
+        self, ready: list[tuple[Task, District]], results: dict[int, Entry]
     ) -> list[Recommendation | None]:
         """Recommendations for the chunk; if the engine fails, district by district to find the culprit."""
         districts = [district for _, district in ready]
@@ -152,12 +139,12 @@ class Worker:
                 out.append(self.advisor.recommend(district))
             except AdvisorError as error:
                 row = task.record.row
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"the rules engine failed: {error}"))
+                results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"the rules engine failed: {error}"))
                 out.append(None)
         return out
 
     def _render_all(
-        self, task: Task, recommendation: Recommendation, results: dict[int, Result], times: StageTimes
+        self, task: Task, recommendation: Recommendation, results: dict[int, Entry], times: StageTimes
     ) -> list[tuple[str, str | bytes]] | None:
         """(file name, text) per format, or None with the error recorded in `results`."""
         row = task.record.row
@@ -165,12 +152,13 @@ class Worker:
         for fmt in self.config.formats:
             start = time.perf_counter()
             try:
-                documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
+                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt)))
             except TemplateError as error:
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"), repeated=str(error))
+                failed = RowError.single(row, f"{fmt} document: {error}")
+                results[row] = Entry.failed(task.record, task.slug, failed, repeated=str(error))
                 return None
             except AdvisorError as error:
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
+                results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"{fmt} document: {error}"))
                 return None
             finally:
                 times.render += time.perf_counter() - start
@@ -178,7 +166,7 @@ class Worker:
 
     def _write_all(
         self, task: Task, recommendation: Recommendation, documents: list[tuple[str, str | bytes]], times: StageTimes
-    ) -> Result:
+    ) -> Entry:
         """Write a district's documents; a file this tool did not write is never replaced, whatever the options."""
         start = time.perf_counter()
         problems = []
@@ -197,12 +185,15 @@ class Worker:
                 if why.startswith("cannot write"):  # the folder's or the disk's problem, not this district's
                     repeated = f"{display(self.config.out)}: {why}"
         times.write += time.perf_counter() - start
-        row = task.record.row
+        record = task.record
         if problems:  # the documents it did write are named, so the batch can tell them from older ones
-            return Result(row, task.slug, outputs=tuple(written), error=RowError(row, tuple(problems)), repeated=repeated)
-        return Result(
-            row,
+            return Entry.failed(record, task.slug, RowError(record.row, tuple(problems)), tuple(written), repeated=repeated)
+        return Entry(
             task.slug,
+            record.district_id,
+            record.district_name,
+            record.digest,
+            self.config.config_key,
             outputs=tuple(name for name, _ in documents),
             option=recommendation.option,
             confidence=recommendation.confidence,
@@ -211,40 +202,39 @@ class Worker:
         )
 
     def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
-        if fmt == "json":
+        if fmt not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
             return recommendation.to_json(compact=True)
         return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
 
 
-REPEATS = 3  # the same template error on this many districts in a row stops the batch (exit 2)
+REPEATS = 3  # the same error that is not a district's, on this many districts in a row, stops the batch (exit 2)
 
 
 class _Repeats:
-    """Counts one error that is not a district's (`Result.repeated`) coming back on districts in a
+    """Counts one error that is not a district's (`Entry.repeated`) coming back on districts in a
     row; past `REPEATS` the rest of the chunk is failed with it unrendered (a template that runs into
     its time limit would otherwise cost that limit for every district), and the batch stops (`run`)."""
 
     def __init__(self) -> None:
-        self.error: Result | None = None
+        self.error: Entry | None = None
         self.count = 0
 
     @property
     def stopped(self) -> bool:
         return self.count >= REPEATS
 
-    def saw(self, result: Result | None) -> None:
-        if result is None or not result.repeated:
+    def saw(self, entry: Entry | None) -> None:
+        if entry is None or not entry.repeated:
             self.error, self.count = None, 0
-        elif self.error is not None and result.repeated == self.error.repeated:
+        elif self.error is not None and entry.repeated == self.error.repeated:
             self.count += 1
         else:
-            self.error, self.count = result, 1
+            self.error, self.count = entry, 1
 
-    def result(self, task: Task) -> Result:
+    def entry(self, task: Task) -> Entry:
         assert self.error is not None and self.error.error is not None
-        row = task.record.row
-        message = self.error.error.problems[0].reason
-        return Result(row, task.slug, error=RowError.single(row, message), repeated=self.error.repeated)
+        failed = RowError.single(task.record.row, self.error.error.problems[0].reason)
+        return Entry.failed(task.record, task.slug, failed, repeated=self.error.repeated)
 
 
 _WORKER: Worker | None = None
@@ -270,7 +260,7 @@ def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
     os._exit(1)  # its temporary files, if any, are swept by the next run
 
 
-def run_chunk(tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+def run_chunk(tasks: Sequence[Task]) -> tuple[list[Entry], StageTimes]:
     if _WORKER is None:
         raise EngineError(f"a batch worker could not start: {_START_ERROR or 'start() was not called'}")
     return _WORKER.run(tasks)

@@ -28,7 +28,8 @@ import operator
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
-from engine.evaluate.compiler import Part, Program, encode_intake, normalise
+from engine.evaluate.compiler import Part, Program, encode_intake
+from engine.rules.conditions import normalise
 from engine.evaluate.runtime import Engine, Verdict, tally
 
 LETTER = {"yes": "y", "no": "n", "unknown": "u"}
@@ -113,7 +114,11 @@ class VariantJudge:
     def _key(self, answers: str, profile: dict[str, Any]) -> str:
         if not self._profile_fields:
             return answers
-        return answers + repr(tuple(_profile(profile, name) for name in self._profile_fields))
+        return answers + repr(self.profile_key(profile))
+
+    def profile_key(self, profile: dict[str, Any]) -> tuple:
+        """The profile values a verdict can depend on: variants that differ only elsewhere share verdicts."""
+        return tuple(_profile(profile, name) for name in self._profile_fields)
 
     def _whole(self, variants: list[Variant]) -> list[Verdict]:
         """Every variant evaluated by the whole verdicts program (derivation included)."""
@@ -126,11 +131,12 @@ class VariantJudge:
         """Verdicts from memoised parts and conclusions; what is missing goes to the engine in one call per stage."""
         assert self._parts is not None
         memos, conclusions = self._part_memos, self._conclusions
-        for memo in (*memos, conclusions):  # bounded; only ever large if rules read profile numbers
+        every: tuple[dict[Any, Any], ...] = (*memos, conclusions)
+        for memo in every:  # bounded; only ever large if rules read profile numbers
             if len(memo) > PIECE_MEMO_SIZE:
                 memo.clear()
         part_keys = [self._part_keys(answers, profile) for answers, profile in variants]
-        found = [list(map(dict.get, memos, keys)) for keys in part_keys]  # None where a part is not memoised
+        found: list[list[Any]] = [list(map(dict.get, memos, keys)) for keys in part_keys]  # None where a part is not memoised
         missing: dict[tuple[int, Any], dict[str, Any]] = {}
         for keys, firings, (answers, profile) in zip(part_keys, found, variants):
             if None in firings:
@@ -179,7 +185,7 @@ class VariantJudge:
         (None for a property the fact would not have); the tally fact is made from it."""
         if not self._conclusion_answers:
             return tuple(map(fields.get, self._engine.program.conclusion_reads))
-        key = []
+        key: list[Any] = []
         for name, position in self._conclusion_reads:
             if position >= 0:
                 key.append(WORD[answers[position]])

@@ -118,26 +118,58 @@ def bounded(max_seconds: float, max_memory: int) -> Iterator[None]:
         yield
 
 
+class _AddressSpace:
+    """The process's address-space limit while renders run, shared by the threads that render (a
+    server): the first render in sets it, the last one out puts the previous limit back."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._previous: tuple[int, int] | None = None
+
+    def enter(self, max_bytes: int) -> None:
+        with self._lock:
+            self._inside += 1
+            if self._inside > 1:
+                return
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            try:
+                with open("/proc/self/statm", "rb") as handle:  # pages of address space in use
+                    used = int(handle.read().split()[0]) * resource.getpagesize()
+            except OSError:  # no /proc: only the time limit and the size checks hold
+                return
+            limit = used + max_bytes
+            for ceiling in (soft, hard):
+                if ceiling != resource.RLIM_INFINITY:
+                    limit = min(limit, ceiling)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            self._previous = (soft, hard)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._previous is not None:
+                resource.setrlimit(resource.RLIMIT_AS, self._previous)
+                self._previous = None
+
+
+_ADDRESS_SPACE = _AddressSpace()
+os.register_at_fork(after_in_child=_ADDRESS_SPACE.reset)  # a child starts with no render inside
+
+
 @contextlib.contextmanager
 def memory_limit(max_bytes: int) -> Iterator[None]:
-    """Let this process's address space grow by at most `max_bytes` within the block (`MemoryError`
-    past that), never beyond a limit already set; the previous limit is back afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    try:
-        with open("/proc/self/statm", "rb") as handle:  # pages of address space in use
-            used = int(handle.read().split()[0]) * resource.getpagesize()
-    except OSError:  # no /proc: only the time limit and the size checks hold
-        yield
-        return
-    limit = used + max_bytes
-    for ceiling in (soft, hard):
-        if ceiling != resource.RLIM_INFINITY:
-            limit = min(limit, ceiling)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    """Let this process's address space grow by at most `max_bytes` while the block runs
+    (`MemoryError` past that), never beyond a limit already set; the previous limit is back once no
+    render is running (renders in several threads share one limit, set by the first)."""
+    _ADDRESS_SPACE.enter(max_bytes)
     try:
         yield
     finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        _ADDRESS_SPACE.leave()
 
 
 @contextlib.contextmanager

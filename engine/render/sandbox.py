@@ -12,8 +12,9 @@ Built on `ImmutableSandboxedEnvironment` (no `_`-attributes, no mutation of list
 * the filters that can inflate text (`center`, `indent`, `wordwrap`, `truncate`, `format`,
   `replace`, `join`, `batch`, `slice`) check their arguments the same way, `sum` adds numbers
   only; `random` (not reproducible) and the `lipsum` global (unbounded text) are removed;
-* what a single C call can still build (`~` doubling, `|string` of nested lists, block capture)
-  is bounded by the render's memory limit (`limits.memory_limit`), a compilation too;
+* the text a `{% set %}…{% endset %}` block captures is size-checked (`BoundedCapture`), and what
+  a single C call can still build (`~` doubling, `|string` of nested lists) is bounded by the
+  render's memory limit (`limits.memory_limit`), a compilation too;
 * macro calls nest at most `Limits.max_depth` deep, and macros refuse arguments over the size cap;
 * reading an attribute or item that holds an oversized string or list is refused.
 
@@ -36,7 +37,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, pass_environment
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, nodes, pass_environment
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.ext import Extension
 from jinja2.filters import FILTERS, make_attrgetter
@@ -47,9 +49,9 @@ from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from engine.render.escaping import MarkdownText, html_finalize, html_print, markdown_finalize
+from engine.render.escaping import MarkdownText, html_finalize, markdown_finalize
 from engine.render.limits import bounded
-from engine.render.codegen import JoinedOutput
+from engine.render.formats import DOCUMENTS, Templating
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Limits:
     max_int_bits: int = 4_096  # size of an integer computed in a template
 
 
-MARKUP_FILES = {"md": "_markdown.j2", "html": "_html.j2"}  # where each format sets its tokens, `m`
+_MARKUP_FILES = frozenset(d.markup_file for d in DOCUMENTS.values())  # where each format sets its tokens, `m`
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _STATE = threading.local()
 # The loop variable's fields a template reads most (all plain values; the rest take the checked path).
@@ -82,22 +84,46 @@ def _refuse(message: str) -> SecurityError:
 _SIZED = (str, list, tuple)
 _NUMBERS = frozenset({int, float})  # not bool: `type(True) is bool`
 _ABSENT = object()
-_BUILTIN_METHOD = type({}.get)
+_BUILTIN_METHOD: Any = type({}.get)  # Any: `type(x) is` it must not narrow x for the checker
 
 
 def _size(value: Any) -> int:
     return len(value) if isinstance(value, _SIZED) else 0
 
 
+class BoundedCapture(CodeGenerator):
+    """Jinja's code generator, but the text a `{% set x %}…{% endset %}` block captured goes through
+    the sandbox's size check before it is assigned: block capture in a loop cannot double a value
+    past `Limits.max_value` unseen (Jinja 3.1's `visit_AssignBlock`, with that one call added)."""
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock, frame: Frame) -> None:
+        self.push_assign_tracking()
+        block_frame = frame.inner()
+        block_frame.require_output_check = False  # a set block captures: no output checks (Jinja's comment)
+        block_frame.symbols.analyze_node(node)
+        self.enter_frame(block_frame)
+        self.buffer(block_frame)
+        self.blockvisit(node.body, block_frame)
+        self.newline(node)
+        self.visit(node.target, frame)
+        self.write(" = environment._bounded((Markup if context.eval_ctx.autoescape else identity)(")
+        if node.filter is not None:
+            self.visit_Filter(node.filter, block_frame)
+        else:
+            self.write(f"concat({block_frame.buffer})")
+        self.write("))")
+        self.pop_assign_tracking(frame)
+        self.leave_frame(block_frame)
+
+
 class DocumentSandbox(ImmutableSandboxedEnvironment):
-    """A sandboxed Jinja environment for one output format ("md" or "html")."""
+    """A sandboxed Jinja environment for one document format (`formats.DOCUMENTS`)."""
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
-    code_generator_class = JoinedOutput  # one yield per run of output (template_codegen)
-    print_html = staticmethod(html_print)  # what compiled HTML templates print values with
+    code_generator_class = BoundedCapture
 
-    def __init__(self, loader: BaseLoader, fmt: str, limits: Limits) -> None:
-        markdown = fmt == "md"
+    def __init__(self, loader: BaseLoader, fmt: Templating, limits: Limits) -> None:
+        markdown = fmt.escaping == "markdown"
         super().__init__(
             loader=loader,
             undefined=StrictUndefined,
@@ -112,7 +138,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         )
         self.markdown = markdown
         self.limits = limits
-        self.markup_file = MARKUP_FILES[fmt]
+        self.markup_file = fmt.markup_file
         self.tokens: dict[str, str] = {}  # the markup tokens FoldMarkup builds into templates
         self._format_loaded = False
         self.globals.pop("lipsum", None)
@@ -286,7 +312,7 @@ class FoldMarkup(Extension):
     def filter_stream(self, stream: TokenStream) -> Any:
         tokens = list(stream)
         env = self.environment
-        if stream.name in MARKUP_FILES.values() or not isinstance(env, DocumentSandbox):
+        if stream.name in _MARKUP_FILES or not isinstance(env, DocumentSandbox):
             yield from tokens
             return
         binding = _binds_m(tokens)
@@ -415,7 +441,7 @@ def _count_arg(what: str) -> Check:
 
     def check(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
         count = args[1] if len(args) > 1 else kwargs.get(what)
-        if _is_int(count) and count > env.limits.max_range:
+        if isinstance(count, int) and count > env.limits.max_range:
             raise _refuse(f"{what} above {env.limits.max_range:,}")
 
     return check
@@ -447,7 +473,7 @@ def _checked_filter(original: Callable, check: Check) -> Callable:
 
     else:
         # eval-context or environment filters: the first argument is that, then the value.
-        def checked(first: Any, *args: Any, **kwargs: Any) -> Any:
+        def checked(first: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]  # the other variant's first is `env`
             env = first if isinstance(first, DocumentSandbox) else first.environment
             check(env, args, kwargs)
             return env._bounded(original(first, *args, **kwargs))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.verify.regress.ANSWERS_FILES
+ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.paths.ANSWERS_FILES (not imported: see above)
 
 
 def project_of(file_path: Path) -> Path | None:
@@ -62,9 +62,10 @@ class _Session:
     def renderer(self, project: Path) -> Any:
         if project not in self.renderers:
             from engine.render.documents import Renderer
+            from engine.render.formats import TEMPLATES_MARKER
 
             templates = project / "templates"
-            self.renderers[project] = Renderer(templates if (templates / "advice.md.j2").is_file() else None)
+            self.renderers[project] = Renderer(templates if (templates / TEMPLATES_MARKER).is_file() else None)
         return self.renderers[project]
 
 
