@@ -48,6 +48,14 @@ def sealed_document(document: str) -> str:
     return seal(document + SEAL_COMMENT).decode("utf-8")
 
 
+def unsealed(document: str) -> str:
+    """A document without the seal line `sealed_document` ended it with: what it says, to compare."""
+    tail = len(SEAL_COMMENT)
+    if document[-tail:].startswith(SEAL_COMMENT[: SEAL_COMMENT.index("seal:")]):
+        return document[:-tail]
+    return document
+
+
 def sealed(raw: bytes) -> bool:
     """Whether `raw` carries a valid seal: this tool wrote it and nobody changed it since."""
     at = raw.rfind(_SEAL_PREFIX) + len(_SEAL_PREFIX)
