@@ -78,12 +78,19 @@ def test_files_that_are_not_regular_files_are_refused_without_reading_them(tmp_p
         (["recommend", str(ANSWERS), "-o", str(f["fifo_out"]), "--force"], "it is never replaced", 2),
         (["batch", str(f["folder"]), "--out", str(out / "3"), "--quiet", "--workers", "1"], "b.yaml: is a named pipe", 3),
     ]
+    device = home / "device.md"
+    try:  # a character device (as /dev/null is) where -o --force would write: root may make one
+        os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        table.append((["recommend", str(ANSWERS), "--format", "md", "-o", str(device), "--force"], "device.md: is a character device", 2))
+    except PermissionError:
+        pass
     before = snapshot(home)
     outcomes = run_table([argv for argv, _, _ in table], cwd=FIXTURES)
     for (argv, expected, code), outcome in zip(table, outcomes):
         assert_refused(outcome, expected, code)
     assert snapshot(home) == before
     assert stat.S_ISFIFO(f["fifo_out"].lstat().st_mode)
+    assert not device.exists() or stat.S_ISCHR(device.lstat().st_mode)
 
 
 def test_standard_input_is_read_as_the_answers_file(tmp_path: Path) -> None:
