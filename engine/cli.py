@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from engine.errors import EXIT_FAILED, EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation, github_annotation
+from engine.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    AdvisorError,
+    EngineError,
+    InputError,
+    SourceLocation,
+    github_annotation,
+    printable,
+)
 from engine.render.formats import DOCUMENTS, FORMATS
 
 if TYPE_CHECKING:
@@ -22,11 +33,13 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from engine.evaluate.advisor import Advisor
     from engine.paths import rules_dir
     from engine.rules.rulebook import load_rules
 
     folder = rules_dir(_rules_arg(args, args.dir))
     rules = load_rules(folder)
+    Advisor(rules).start()  # what validate approves, the engine must build and run
     if args.base:
         from engine.verify.impact import check_version_against
 
@@ -69,10 +82,8 @@ def _recommend(args: argparse.Namespace) -> int:
         raise InputError.at(SourceLocation("--template"), f"needs {' or '.join(f'--format {name}' for name in DOCUMENTS)}")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    if args.format not in DOCUMENTS:  # JSON: the recommendation's data
-        from engine.compact_json import indented
-
-        text = indented(recommendation.to_dict())
+    if args.format not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
+        text = recommendation.to_json().decode("utf-8")
     else:
         text = _document(recommendation, args)
     return _emit(text, args)
@@ -203,7 +214,7 @@ def _text_path(path: Path | None) -> str | None:
 
 def _schema(args: argparse.Namespace) -> int:
     from engine.evaluate.answers import answers_schema
-    from engine.files import write_atomic
+    from engine.files import SEAL_BLANK, seal, write_atomic
     from engine.rules.rulebook import load_rules
     from engine.rules.schema import packaged_schemas
 
@@ -217,9 +228,13 @@ def _schema(args: argparse.Namespace) -> int:
             raise AdvisorError(f"no schema named {wanted}; choose from {', '.join(sorted(schemas))}")
         print(json.dumps(schemas[wanted], indent=2, ensure_ascii=False))
         return EXIT_OK
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.at(SourceLocation(str(args.out)), f"cannot create the folder: {exc.strerror}") from None
     for name, schema in sorted(schemas.items()):
-        write_atomic(args.out / name, json.dumps(schema, indent=2, ensure_ascii=False) + "\n", force=True)
+        text = json.dumps({**schema, "$comment": SEAL_BLANK}, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(args.out / name, seal(text), force=args.force)
     print(f"wrote {len(schemas)} schemas to {args.out}")
     return EXIT_OK
 
@@ -355,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema name, e.g. factors or factors.schema.json (default: answers)")
     sub.add_argument("--out", type=Path, metavar="DIR", help="write every schema into DIR")
+    sub.add_argument("--force", action="store_true", help="replace schema files in DIR that rostering-advisor did not write")
     return parser
 
 
@@ -362,9 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        if sys.stdout is None:  # started with standard output closed
+            raise InputError.at(SourceLocation("<stdout>"), "standard output is closed; redirect it to a file or /dev/null")
+        code = args.handler(args)
+        sys.stdout.flush()  # a full device fails here rather than at exit, with a traceback
+        return code
     except EngineError as error:
-        print(f"rostering-advisor: internal error in the rules engine: {error}", file=sys.stderr)
+        print(printable(f"rostering-advisor: internal error in the rules engine: {error}"), file=sys.stderr)
         return error.exit_code
     except AdvisorError as error:
         if getattr(args, "format", None) == "github":
@@ -372,18 +392,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 where = f" (at {diagnostic.path})" if diagnostic.path else ""
                 print(github_annotation("error", diagnostic.message + where, diagnostic.location))
         for line in str(error).splitlines() or ["error"]:
-            print(line, file=sys.stderr)
+            print(printable(line), file=sys.stderr)  # user text in a message never drives the terminal
         return error.exit_code
     except KeyboardInterrupt:
         print("rostering-advisor: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head`: the reader has all it wanted
+        _drop_stdout()
         return EXIT_OK
+    except OSError as error:  # standard output on a full device, say (files name themselves in InputErrors)
+        _drop_stdout()
+        print(f"{error.filename or '<stdout>'}: cannot write: {error.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that the flush at exit cannot fail (and print) again."""
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stdout.fileno())
+        os.close(null)
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; Ctrl-C even before a command starts is exit 130, no traceback."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("rostering-advisor: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,11 +32,11 @@ def test_the_fixture_goldens_are_plugin_items_in_both_formats() -> None:
 @pytest.mark.parametrize("folder", EXAMPLES, ids=[f.name for f in EXAMPLES])
 def test_golden_markdown_renders_cleanly(folder: Path) -> None:
     """The Markdown parses as intended on a CommonMark renderer with GitHub's tables: one hidden
-    comment, headings in order, every table row with all its cells, no raw HTML or links."""
+    comment at the top and the seal at the end, headings in order, every table row with all its cells, no raw HTML or links."""
     markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py parses the Markdown output")
     text = (folder / "advice.md").read_text(encoding="utf-8")
     tokens = markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table"]).parse(text)
-    assert [t.type for t in tokens].count("html_block") == 1 and tokens[0].type == "html_block"
+    assert [t.type for t in tokens].count("html_block") == 2 and tokens[0].type == tokens[-1].type == "html_block"
     inline = [c.type for t in tokens for c in (t.children or [])]
     assert "html_inline" not in inline and "link_open" not in inline
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]

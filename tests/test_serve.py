@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from engine.cli import main
+from engine.errors import control_character
 from engine.evaluate.answers import read_district
 from engine.web import server
 from engine.web.app import create_app
@@ -276,20 +277,22 @@ def test_the_production_config_comes_from_the_environment(monkeypatch: pytest.Mo
             ServeConfig.from_env()
 
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    lambda s: s.strip() == s and s.strip() and control_character(s) is None  # control characters are refused
+)
 _profile = st.fixed_dictionaries(
     {},
     optional={
         "students": st.integers(0, 10**9) | st.floats(0, 1e9, allow_nan=False),
         "sis": _text,
         "uses_clever": st.booleans(),
-        "region": st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=10),
+        "region": st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=10).filter(lambda s: control_character(s) is None),
     },
 )
 
 
 @settings(max_examples=40, deadline=None)
-@given(name=_text, notes=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60), profile=_profile,
+@given(name=_text, notes=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60).filter(lambda s: control_character(s) is None), profile=_profile,
        answers=st.dictionaries(st.sampled_from(["sftp_daily", "sis_changing", "clever_customer"]), st.sampled_from(["yes", "no", "unknown"])))  # fmt: skip
 def test_a_district_survives_the_form_and_the_answers_file(advisor: Any, tmp_path_factory: pytest.TempPathFactory, name: str,
                                                            notes: str, profile: dict, answers: dict) -> None:  # fmt: skip

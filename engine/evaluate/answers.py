@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.errors import Diagnostic, InputError, control_character, did_you_mean
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.rules.schema import validate
@@ -128,7 +128,7 @@ def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> D
 
 def district_from_document(doc: Document, rules: Rules) -> District:
     """A checked District; every problem of the document at once (schema and answer values)."""
-    problems = validate(doc, answers_schema(rules))
+    problems = _control_characters(doc, doc.data, ()) or validate(doc, answers_schema(rules))
     data = doc.data
     answers: dict[str, str] = {}
     bad: list[Diagnostic] = []
@@ -191,3 +191,24 @@ def blank_answers(rules: Rules) -> str:
         lines.append(f"  # {question.id}: unknown")
     lines.append("notes: ''")
     return "\n".join(lines) + "\n"
+
+
+def _control_characters(doc: Document, node: Any, path: tuple) -> list[Diagnostic]:
+    """Every text (key or value) that holds a control character (`errors.control_character`): an
+    escape sequence or a bidirectional override would reach documents, summary.csv and terminals."""
+    found: list[Diagnostic] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            what = control_character(key) if isinstance(key, str) else None
+            if what is not None:
+                found.append(Diagnostic(doc.locate(path + (key,), key=True), f"a key holds {what}; remove it"))
+            else:
+                found.extend(_control_characters(doc, value, path + (key,)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_control_characters(doc, value, path + (index,)))
+    elif isinstance(node, str):
+        what = control_character(node)
+        if what is not None:
+            found.append(Diagnostic(doc.locate(path), f"holds {what}; remove it", format_path(path)))
+    return found

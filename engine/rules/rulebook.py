@@ -68,7 +68,7 @@ def load_rules(folder: Path | None = None) -> Rules:
             continue
         if stem == "manifest":
             checks.check_format(doc)
-        found = validate(doc, schemas[f"{stem}.schema.json"])
+        found = checks.check_size(doc) or validate(doc, schemas[f"{stem}.schema.json"])
         problems.extend(found)
         if not found:
             docs[stem] = doc

@@ -22,6 +22,7 @@ from typing import Any, Union, cast
 import yaml
 
 from engine.errors import InputError, SourceLocation
+from engine.files import read_regular
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -107,26 +108,6 @@ def format_path(path: PathKey) -> str:
     return text
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a UTF-8 file (a byte-order mark is allowed) within the size cap."""
-    name = display or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError.at(
-                SourceLocation(name),
-                f"the file is {size:,} bytes; files larger than {MAX_FILE_BYTES:,} bytes are refused",
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError.at(SourceLocation(name), "no such file") from None
-    except IsADirectoryError:
-        raise InputError.at(SourceLocation(name), "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError.at(SourceLocation(name), "permission denied") from None
-    return decode(raw, name)
-
-
 def decode(raw: bytes, name: str) -> str:
     """UTF-8 text from bytes, naming the line and column of the first invalid byte."""
     if len(raw) > MAX_FILE_BYTES:
@@ -148,11 +129,22 @@ def decode(raw: bytes, name: str) -> str:
 
 def load_file(path: Path, display: str | None = None) -> Document:
     """Load a `.json` file strictly as JSON, anything else as YAML."""
-    name = display or str(path)
-    text = read_text(path, name)
-    if path.suffix.lower() == ".json":
-        return load_json(text, name)
-    return load_yaml(text, name)
+    name = display or ("<stdin>" if str(path) == "-" else str(path))
+    return load_bytes(read_regular(path, name, MAX_FILE_BYTES), name, json=Path(path).suffix.lower() == ".json")
+
+
+def load_bytes(raw: bytes, name: str, *, json: bool) -> Document:
+    """Parse a file's bytes (read by the caller, who may digest them too) as JSON or YAML."""
+    text = decode(raw, name)
+    return load_json(text, name) if json else load_yaml(text, name)
+
+
+def bounded_int(token: str) -> int:
+    """A JSON integer of at most `MAX_NUMBER_DIGITS` digits (Python refuses 4,300 with a message
+    about sys.set_int_max_str_digits(), and converting ones below that takes quadratic time)."""
+    if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"the number {token[:12]}... is too large")
+    return int(token)
 
 
 def load_yaml(text: str, name: str) -> Document:
@@ -191,13 +183,8 @@ def load_json(text: str, name: str) -> Document:
             out[key] = value
         return out
 
-    def big_int(token: str) -> int:
-        if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
-            raise ValueError(f"the number {token[:12]}... is too large")
-        return int(token)
-
     try:
-        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=big_int)
+        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise InputError.at(SourceLocation(name, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:

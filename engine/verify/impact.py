@@ -546,13 +546,14 @@ def guide_diff(base: RulesVersion, head: RulesVersion, templates: Path | None = 
     """The unified diff of the Markdown decision guide from `base` to `head` (empty: no change), both
     rendered with the same templates and date; None when the templates folder has no guide template."""
     from engine.render.documents import Renderer, generation_date
+    from engine.files import unsealed
     from engine.render.guide import GUIDE_TEMPLATE, render_guide
 
     renderer = Renderer(templates)
     if not any(name.startswith(f"{GUIDE_TEMPLATE}.") for name in renderer.loader.list_templates()):
         return None
     day = generation_date(None, "SOURCE_DATE_EPOCH")
-    before, after = (render_guide(renderer, v.rules, "md", generated=day).splitlines() for v in (base, head))
+    before, after = (unsealed(render_guide(renderer, v.rules, "md", generated=day)).splitlines() for v in (base, head))
     return tuple(difflib.unified_diff(before, after, f"guide {base.label}", f"guide {head.label}", n=1, lineterm=""))
 
 
