@@ -83,7 +83,11 @@ def test_blank_answers_file_reads_as_is_and_with_every_question_uncommented(
     uncommented = re.sub(r"(?m)^  # ([a-z_0-9]+: unknown)$", r"  \1", text.replace("  {}\n", ""))
     path.write_text(uncommented, encoding="utf-8")
     assert advisor.read(path).answers == {q.id: "unknown" for q in advisor.rules.questions}
-    assert main(["blank", "-o", str(path)]) == 0  # ours: replaced without --force
+    # Once edited, the file is the coordinator's (its seal no longer matches): kept unless --force.
+    assert main(["blank", "-o", str(path)]) == 2
+    assert path.read_text(encoding="utf-8") == uncommented
+    assert main(["blank", "-o", str(path), "--force"]) == 0
+    assert path.read_text(encoding="utf-8") == text
 
 
 def test_impact_format_github_annotates_the_version_and_each_changed_example(
