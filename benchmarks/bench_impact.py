@@ -8,9 +8,12 @@ multi-process run (--workers, default 2) and the single-process run:
     sets) and the enumeration alone;
   * evaluations per second (16,384 combination evaluations over the total time);
 
-and the wall time of the whole command (`python -m engine impact ...`, interpreter start-up and
-imports included). The first multi-process run also starts the fork server (about 0.3 s); later
-runs reuse it. Machines here are shared: the load average is printed with the figures.
+and the CPU time of the whole command (`python -m engine impact ...`, interpreter start-up,
+imports and every worker process included; `tree_cpu.py`), cold (an empty disk cache,
+engine/cache.py) and with the base's enumeration cached (a second head, changed otherwise, against
+the same base): targets 3 s and 1.5 s (issue 18). The first multi-process run also starts the fork
+server (about 0.3 s); later runs reuse it. Machines here are shared: CPU time is the measure, wall
+time and the load average are printed as information.
 
     python benchmarks/bench_impact.py [--workers 2] [--repeat 3]
 """
@@ -21,17 +24,21 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 from engine.verify import exhaustive  # noqa: E402
 from engine.verify.impact import compare, load_districts, load_version  # noqa: E402
+from tree_cpu import cpu_ms  # noqa: E402
+
+TARGET_CACHED, TARGET_COLD = 1.5, 3.0  # CPU seconds of the whole command
 
 CHANGE = (
     "    no:\n      favours: user_import\n      weight: 2\n      rationale: Classroom teachers",
@@ -39,13 +46,14 @@ CHANGE = (
 )
 
 
-def changed_copy(folder: Path) -> Path:
+def changed_copy(folder: Path, weight: int = 3) -> Path:
+    """A copy of rules/ in `folder` with one weight changed to `weight`."""
     head = folder / "rules"
     shutil.copytree(ROOT / "rules", head)
     factors = head / "factors.yaml"
     text = factors.read_text(encoding="utf-8")
     assert CHANGE[0] in text, "the benchmark's rule change no longer applies to rules/factors.yaml"
-    factors.write_text(text.replace(CHANGE[0], CHANGE[1], 1), encoding="utf-8")
+    factors.write_text(text.replace(CHANGE[0], CHANGE[1].replace("weight: 3", f"weight: {weight}"), 1), encoding="utf-8")
     return head
 
 
@@ -87,14 +95,29 @@ def main() -> None:
         print(line(f"{args.workers} workers", parallel))
         print(line("1 process", single))
         print(f"first {args.workers}-worker run (starts the fork server): {parallel[0][0]:.2f} s")
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "engine", "impact", "--rules", str(head_dir), "--base-dir", str(ROOT / "rules"),
-             "--examples", str(ROOT / "examples"), "--workers", str(args.workers)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )
-        wall = time.perf_counter() - started
-        print(f"whole command (python -m engine impact, exit {done.returncode}): {wall:.2f} s wall")
+        other_head = changed_copy(Path(temporary) / "other", weight=4)
+        cache = Path(temporary) / "cache"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTERING_ADVISOR_")}
+        env["ROSTERING_ADVISOR_CACHE"] = str(cache)
+
+        def command(head_rules: Path) -> tuple[float, float]:
+            """(CPU seconds, wall seconds) of the whole command comparing `head_rules` with rules/."""
+            started = time.perf_counter()
+            milliseconds, code = cpu_ms(
+                [sys.executable, "-m", "engine", "impact", "--rules", str(head_rules), "--base-dir", str(ROOT / "rules"),
+                 "--examples", str(ROOT / "examples"), "--workers", str(args.workers)],
+                env, ROOT,
+            )  # fmt: skip
+            assert code in (0, 1), f"impact failed with exit code {code}"
+            return milliseconds / 1e3, time.perf_counter() - started
+
+        cold = command(head_dir)  # an empty cache: both versions enumerated (and cached)
+        cached = command(other_head)  # the base is cached now; only this head is enumerated
+        for label, (cpu, wall), target in (("cold cache", cold, TARGET_COLD), ("base cached", cached, TARGET_CACHED)):
+            print(
+                f"whole command, {label}: {cpu:.2f} s CPU (process tree; target <= {target} s) "
+                f"{'OK' if cpu <= target else 'MISSED'}; {wall:.2f} s wall (information)"
+            )
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
