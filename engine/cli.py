@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--rules", type=Path, metavar="DIR", help="rules folder (default: ./rules, else the shipped rules)")
+        sub.add_argument(
+            "--no-cache", action="store_true", help="neither read nor write the disk cache (also: ROSTERING_ADVISOR_NO_CACHE=1)"
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -194,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.no_cache:
+            from engine.cache import disabled
+
+            with disabled():
+                return args.handler(args)
         return args.handler(args)
     except EngineError as error:
         print(f"rostering-advisor: internal error in the rules engine: {error}", file=sys.stderr)

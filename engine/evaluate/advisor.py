@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine import __version__
+from engine import __version__, cache
 from engine.evaluate.answers import District, district_from_data, read_district
-from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
+from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.rules.model import Factor, Rules
 from engine.files import GENERATOR_MARK
 from engine.rules.rulebook import load_rules
@@ -194,10 +194,7 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            parts = compile_parts(rules)
-            # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
-            judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
-            _PROGRAMS[rules.digest] = (compile_rules(rules), judged, parts)
+            _PROGRAMS[rules.digest] = _programs(rules)
         self.program, judged, parts = _PROGRAMS[rules.digest]
         self.engine = Engine(self.program)
         self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
@@ -244,6 +241,24 @@ class Advisor:
                 )
             )
         return results
+
+
+def _programs(rules: Rules) -> tuple[Program, Program, Program | None]:
+    """The compiled programs of `rules` (full, what-if, parts), from the disk cache when it has them."""
+    cached = cache.load("programs", rules.digest)
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 3
+        and all(isinstance(p, Program) and p.name.startswith(ruleset_name(rules)) for p in cached if p is not None)
+        and cached[0] is not None
+    ):
+        return cached
+    parts = compile_parts(rules)
+    # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
+    judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
+    programs = (compile_rules(rules), judged, parts)
+    cache.store("programs", rules.digest, programs)
+    return programs
 
 
 @dataclass

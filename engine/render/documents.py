@@ -31,7 +31,7 @@ from engine.files import GENERATOR_MARK
 from engine import paths
 from engine.paths import display
 from engine.render.limits import OutputTooLarge, RenderTimeout, collect
-from engine.render.templates import SymlinkRefused, TemplateFolder
+from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
 from engine.render.sandbox import DocumentSandbox, Limits
 
 FORMATS = ("md", "html")
@@ -74,6 +74,8 @@ class Renderer:
         self.limits = limits or Limits()
         self.loader = TemplateFolder(self.folder)
         self._envs = {fmt: DocumentSandbox(self.loader, fmt, self.limits) for fmt in FORMATS}
+        for env in self._envs.values():
+            env.bytecode_cache = TemplateBytecode.for_environment(env)
         self._compiled: dict[tuple[str, str], Template] = {}
 
     def context(self, rec: Recommendation, *, generated: datetime.date) -> dict[str, Any]:

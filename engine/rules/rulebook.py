@@ -1,7 +1,8 @@
 """Load a rules folder: read each YAML file, check it against its schema, build the model, check meaning.
 
 Every problem in every file is collected before anything is raised, so one `validate` run lists
-them all in file order.
+them all in file order. Rules that passed every check are kept in the disk cache (`engine.cache`),
+by the bytes of their files and the folder they are shown as, and loaded from there next time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import cache
 from engine.rules import checks
 from engine.errors import Diagnostic, InputError
 from engine.rules.source import Document, load_file
@@ -55,6 +57,31 @@ class _Sources:
 def load_rules(folder: Path | None = None) -> Rules:
     """The rules in `folder` (or the default folder), fully checked; InputError lists every problem."""
     folder = rules_dir(folder)
+    entry = _cache_entry(folder)
+    if entry is not None:
+        cached = cache.load("rules", entry)
+        if isinstance(cached, Rules) and cached.digest == content_digest(cached.content) and cached.source == display(folder):
+            return cached
+    rules = _load(folder)
+    if entry is not None:
+        cache.store("rules", entry, rules)
+    return rules
+
+
+def _cache_entry(folder: Path) -> str | None:
+    """The cache key of a rules folder: its files' bytes and the name it is shown by (None: a file is unreadable)."""
+    if not cache.enabled():
+        return None
+    parts: list[str | bytes] = [display(folder)]
+    try:
+        for stem in RULE_FILES:
+            parts += [stem, (folder / f"{stem}.yaml").read_bytes()]
+    except OSError:
+        return None
+    return cache.key(*parts)
+
+
+def _load(folder: Path) -> Rules:
     docs: dict[str, Document] = {}
     problems: list[Diagnostic] = []
     schemas = packaged_schemas()

@@ -11,8 +11,9 @@ With 13 questions there are 2^13 = 8,192 combinations. They are evaluated
   number of sessions in one `assert_facts` call; about 64 is the sweet spot here);
 * once per distinct decision logic: an enumeration is keyed by the compiled program (conditions,
   priorities, weights, effects), not by the text of the rules, and kept in a small in-process
-  cache, so a version that only rewords rationales, or a second command on the same rules,
-  re-uses the outcomes instead of evaluating them again.
+  cache and in the disk cache (`engine.cache`), so a version that only rewords rationales, or a
+  later command on the same rules (`impact` against an unchanged base, `validate --exhaustive`
+  again), re-uses the outcomes instead of evaluating them again.
 
 Outcomes travel back from the workers as `Brief`s: the fields a report needs, with the distinct
 briefs sent once and each combination as a small index into them.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, NamedTuple, Sequence
 
+from engine import cache
 from engine.cores import usable_cores
 from engine.errors import EXIT_FAILED, EXIT_OK, EngineError
 from engine.rules.model import AnswerIs, ProfileTest, Rules, atoms
@@ -147,21 +149,43 @@ def enumerate_versions(
     keys = [(logic_key(v.rules), questions) for v in versions]
     todo: dict[tuple, Version] = {}
     for key, version in zip(keys, versions):
-        if key not in _CACHE and key not in todo:
+        if not _known(key) and key not in todo:
             todo[key] = version
     if todo:
         for key, enumeration in zip(todo, _evaluate(list(todo.values()), questions, workers)):
-            _CACHE[key] = enumeration
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+            _remember(key, enumeration)
+            cache.store("enumeration", cache.key(key[0], *key[1]), enumeration)
     for key in keys:
         _CACHE.move_to_end(key)
     return [_CACHE[key] for key in keys]
 
 
+def _known(key: tuple[str, tuple[str, ...]]) -> bool:
+    """Whether the enumeration of `key` is in memory, or now is, read from the disk cache."""
+    if key in _CACHE:
+        return True
+    logic, questions = key
+    found = cache.load("enumeration", cache.key(logic, *questions))
+    if (
+        isinstance(found, Enumeration)
+        and found.questions == questions
+        and len(found.outcomes) == 2 ** len(questions)
+        and all(type(b) is Brief for b in set(found.outcomes))
+    ):
+        _remember(key, found)
+        return True
+    return False
+
+
+def _remember(key: tuple[str, tuple[str, ...]], enumeration: Enumeration) -> None:
+    _CACHE[key] = enumeration
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
 def is_cached(rules: Rules, questions: Sequence[str]) -> bool:
-    """Whether the enumeration of `rules` over `questions` is already known in this process."""
-    return (logic_key(rules), tuple(questions)) in _CACHE
+    """Whether the enumeration of `rules` over `questions` is already known (in this process or on disk)."""
+    return _known((logic_key(rules), tuple(questions)))
 
 
 def is_same_logic(a: Rules, b: Rules) -> bool:
@@ -169,7 +193,8 @@ def is_same_logic(a: Rules, b: Rules) -> bool:
 
 
 def clear_cache() -> None:
-    """Forget cached enumerations (benchmarks use this to time cold runs)."""
+    """Forget the enumerations cached in this process (benchmarks use this, with the disk cache
+    off, to time cold runs)."""
     _CACHE.clear()
 
 
