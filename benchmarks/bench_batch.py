@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE))
 from make_districts import TOTAL_DISTRICTS, write_csv  # noqa: E402
 
 import floor  # noqa: E402
+from tree_cpu import as_installed  # noqa: E402
 from engine.batch.run import BatchConfig, run_batch  # noqa: E402
 from tests.reference import evaluate as reference_evaluate  # noqa: E402
 
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="also profile the worker code in one process")
     args = parser.parse_args(argv)
+    as_installed(ROOT)
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
 
     folder = Path(tempfile.mkdtemp(prefix="bench-batch-", dir=args.folder))

@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from engine.verify import exhaustive  # noqa: E402
 from engine.verify.impact import compare, load_districts, load_version  # noqa: E402
-from tree_cpu import cpu_ms  # noqa: E402
+from tree_cpu import as_installed, cpu_ms  # noqa: E402
 
 TARGET_CACHED, TARGET_COLD = 1.5, 3.0  # CPU seconds of the whole command
 
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    as_installed(ROOT)
     with tempfile.TemporaryDirectory() as temporary:
         head_dir = changed_copy(Path(temporary))
         base, head = load_version(ROOT / "rules"), load_version(head_dir)

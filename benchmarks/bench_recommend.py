@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from tree_cpu import cpu_ms as tree_cpu_ms  # noqa: E402
+from tree_cpu import as_installed, cpu_ms as tree_cpu_ms  # noqa: E402
 
 TARGET = 1.4
 FLOOR = [sys.executable, "-c", "import yaml, jinja2, jsonschema, durable.lang"]
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--file", type=Path, default=ROOT / "examples" / "lakeview-unified" / "answers.yaml")
     args = parser.parse_args()
+    as_installed(ROOT)
     command = [
         sys.executable, "-m", "engine", "recommend", str(args.file), "--format", "md", "--date", "2026-01-05",
         "--rules", str(ROOT / "rules"), "--templates", str(ROOT / "templates"),
