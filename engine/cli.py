@@ -10,9 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+
+if TYPE_CHECKING:
+    from engine.evaluate.advisor import Recommendation
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -41,13 +44,66 @@ def _recommend(args: argparse.Namespace) -> int:
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
     if args.format == "json":
-        text = json.dumps(recommendation.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    else:
-        from engine.render.documents import Renderer, generation_date
+        from engine.compact_json import indented
 
-        renderer = Renderer(args.templates)
-        text = renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
+        text = indented(recommendation.to_dict())
+    else:
+        text = _document(recommendation, args)
     return _emit(text, args)
+
+
+def _document(recommendation: "Recommendation", args: argparse.Namespace) -> str:
+    """The advice document in `args.format` (md or html), as `recommend` and `ask` print it."""
+    from engine.render.documents import Renderer, generation_date
+
+    renderer = Renderer(args.templates)
+    return renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import os
+
+    from engine.ask.interview import interview
+    from engine.ask.prompts import LinePrompter, TerminalPrompter
+    from engine.evaluate.advisor import Advisor
+    from engine.evaluate.plan import plural
+    from engine.files import ForeignFile, our_file, write_atomic
+    from engine.paths import display
+
+    advisor = Advisor.load(args.rules)
+    path: Path = args.output
+    if not path.resolve().parent.is_dir():  # before the first question, not after the name
+        raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
+    if os.path.lexists(path) and not args.force and not our_file(path):
+        raise ForeignFile.at(
+            SourceLocation(display(path)), "already exists and was not written by rostering-advisor; use -o another file, or --force"
+        )
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    prompter = TerminalPrompter(sys.stdout) if terminal else LinePrompter(sys.stdin, sys.stderr)
+    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=args.force), ask_all=args.all)
+    if not done.name:
+        raise InputError.at(SourceLocation("<stdin>"), f"the input ended before a district name was given; {display(path)} not written")
+    kept = f"{plural(len(done.answers), 'answer')} written to {display(path)}"
+    if done.ended == "interrupted":
+        print(f"rostering-advisor: interrupted; {kept}", file=sys.stderr)
+        return 130
+    prompter.say(kept + ("" if done.ended == "finished" else f" ({done.ended})"))
+    text = _document(advisor.recommend(advisor.read(path)), args)
+    if args.advice:
+        write_atomic(args.advice, text, force=args.force)
+        prompter.say(f"Advice written to {display(args.advice)}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from engine.evaluate.advisor import Advisor
+
+    advisor = Advisor.load(args.rules)
+    plan = advisor.plan(advisor.read(args.file))
+    sys.stdout.write(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else plan.to_text())
+    return EXIT_OK
 
 
 def _context(args: argparse.Namespace) -> int:
@@ -77,6 +133,30 @@ def _batch(args: argparse.Namespace) -> int:
     from engine.batch.run import command
 
     return command(args, sys.stdout, sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from engine.web import server
+    from engine.web.workspace import ServeConfig
+
+    config = ServeConfig(
+        rules=_text_path(args.rules), templates=_text_path(args.templates), examples=_text_path(args.examples), reload=args.reload
+    )
+    server.check(config, args.port, args.workers)
+    if not server.loopback(args.host):
+        print(
+            f"rostering-advisor: warning: listening on {args.host}: other machines can reach this server; "
+            "put it behind a proxy that controls who may",
+            file=sys.stderr,
+        )
+    print(f"Rostering Advisor at {server.url(args.host, args.port)} (questionnaire; rule playground at /playground). Ctrl-C stops it.")
+    sys.stdout.flush()
+    server.run(config, args.host, args.port, args.workers)
+    return EXIT_OK
+
+
+def _text_path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -146,6 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
     documents(sub)
 
+    sub = command("plan", _plan, "what to ask a district next: the open question that matters most, or that the option is settled")
+    sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON), answered in part or not at all")
+    sub.add_argument("--format", choices=("json", "text"), default="text")
+
+    sub = command("ask", _ask, "ask a district's questions in the terminal, the ones that matter first; write its answers and advice")
+    sub.add_argument(
+        "-o", "--output", type=Path, default=Path("answers.yaml"), metavar="FILE", help="the answers file to write (default: answers.yaml)"
+    )
+    sub.add_argument("--format", choices=("md", "html"), default="md", help="the advice document's format (default: md)")
+    sub.add_argument("--advice", type=Path, metavar="OUT", help="write the advice to OUT (atomically) instead of printing it")
+    sub.add_argument("--all", action="store_true", help="ask every question, even once no answer can change the option")
+    sub.add_argument("--force", action="store_true", help="replace FILE (and OUT) even if rostering-advisor did not write them")
+    sub.add_argument("--template", metavar="NAME_OR_PATH", help="render the advice with this template instead of the format's own")
+    documents(sub)
+
     sub = command("context", _context, "print the template context of one district's advice as JSON")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
     documents(sub)
@@ -186,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--template", metavar="NAME_OR_PATH", help="render md/html documents with this template instead of each format's own"
     )
     documents(sub)
+
+    sub = command("serve", _serve, "the questionnaire, rule playground and JSON API in the browser")
+    sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
+    sub.add_argument("--examples", type=Path, metavar="DIR", help="example districts for the playground (default: ./examples)")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sub.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    sub.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes, one engine each (default: 1)")
+    sub.add_argument("--reload", action="store_true", help="reload rules and templates when their files change")
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
     sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")

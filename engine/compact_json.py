@@ -4,7 +4,8 @@ orjson encodes the documents and engine facts of this package ~20 times faster t
 library: the same values, and the same bytes but for floats written with an exponent (`1e-5`,
 not `1e-05`; tests hold it to that). The standard library takes what orjson refuses (an integer
 past 64 bits, a dict with keys that are not text). Dataclass instances are written as objects of
-their fields, as orjson does. A leaf module.
+their fields, as orjson does. `indented` writes the indented JSON of `recommend --format json`
+and of the web API's `/api/recommend` (the same text, from the one function). A leaf module.
 """
 
 from __future__ import annotations
@@ -39,3 +40,15 @@ def compact(value: Any) -> str:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:
         return _STANDARD(value)
+
+
+_INDENTED = json.JSONEncoder(ensure_ascii=False, indent=2, default=_fields).encode
+
+
+def indented(value: Any) -> str:
+    """JSON text of `value` indented by two spaces, with a final newline (the bytes of
+    `json.dumps(value, indent=2, ensure_ascii=False)`, floats with an exponent aside), ~20x faster."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode("utf-8")
+    except TypeError:
+        return _INDENTED(value) + "\n"

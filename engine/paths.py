@@ -2,7 +2,8 @@
 
 Looked up in order: an explicit `--rules`/`--templates` folder; `./rules` (or `./templates`) in the
 current directory; the folders of the source checkout this package was imported from; the copies
-packed into the wheel under `engine/_shipped/`.
+packed into the wheel under `engine/_shipped/`. Example districts are looked up the same way, but
+are not shipped in the wheel.
 """
 
 from __future__ import annotations
@@ -43,3 +44,23 @@ def rules_dir(explicit: Path | None = None) -> Path:
 
 def templates_dir(explicit: Path | None = None) -> Path:
     return _find("templates", "advice.md.j2", explicit)
+
+
+ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")
+
+
+def examples_dir(explicit: Path | None = None) -> Path:
+    """`--examples DIR`, else ./examples, else the examples of the checkout this package runs from."""
+    if explicit is not None:
+        if not Path(explicit).is_dir():
+            raise InputError.at(SourceLocation(display(Path(explicit))), "no such examples folder")
+        return Path(explicit)
+    for folder in (Path.cwd() / "examples", _CHECKOUT / "examples"):
+        if folder.is_dir():
+            return folder
+    raise InputError.at(SourceLocation("examples"), "no examples folder found; pass --examples DIR")
+
+
+def example_answers(folder: Path) -> Path | None:
+    """The answers file of an example district's folder, if it has one."""
+    return next((folder / name for name in ANSWERS_FILES if (folder / name).is_file()), None)

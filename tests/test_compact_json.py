@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Advisor
-from engine.compact_json import compact, compact_bytes
+from engine.compact_json import compact, compact_bytes, indented
 
 from .conftest import FIXTURES, ROOT
 
@@ -61,3 +61,11 @@ def test_dataclasses_are_objects_of_their_fields_either_way() -> None:
     entry = Entry("a", "1", "Á", "i", "c", ("a.md", "a.json"), "sis_sync", "strong", "score", ("q",))
     assert compact(entry) == standard(asdict(entry))
     assert compact({"entry": entry, "huge": 10**30}) == standard({"entry": asdict(entry), "huge": 10**30})
+
+
+def test_indented_is_the_standard_librarys_indented_json(advisor: Advisor) -> None:
+    for path in sorted((FIXTURES / "examples").glob("*/answers.yaml")):
+        data = advisor.recommend(advisor.read(path)).to_dict()
+        assert indented(data) == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    for value in ({"big": 2**70, "list": [], "map": {}}, {1: "key that is not text"}):  # what orjson refuses
+        assert indented(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"

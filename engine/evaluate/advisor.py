@@ -25,6 +25,7 @@ from engine.rules.model import Factor, Rules
 from engine.files import GENERATOR_MARK
 from engine.rules.rulebook import load_rules
 from engine.evaluate.runtime import Engine, Outcome, Verdict
+from engine.evaluate.plan import Plan, Planner
 from engine.evaluate.variants import WORD, VariantJudge, letters
 
 MAX_COMBINED_UNKNOWNS = 8
@@ -198,6 +199,7 @@ class Advisor:
         self.program, judged, parts = _PROGRAMS[rules.digest]
         self.engine = Engine(self.program)
         self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
+        self.planner = Planner(rules, self.program, self.judge)
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
@@ -211,6 +213,13 @@ class Advisor:
         if not isinstance(district, District):
             district = district_from_data(district, self.rules)
         return self.recommend_many([district])[0]
+
+    def plan(self, district: District | dict[str, Any]) -> Plan:
+        """What to ask next: the open question that matters most, or that the option is settled."""
+        if not isinstance(district, District):
+            district = district_from_data(district, self.rules)
+        (main,) = self.engine.evaluate([encode_intake(self.program, district.answers, district.profile)])
+        return self.planner.plan(district, main)
 
     def evaluate(self, answer_sets: Iterable[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outcome]:
         """Bare engine outcomes for answer sets (exhaustive checks and impact analysis use this)."""

@@ -113,7 +113,11 @@ class VariantJudge:
     def _key(self, answers: str, profile: dict[str, Any]) -> str:
         if not self._profile_fields:
             return answers
-        return answers + repr(tuple(_profile(profile, name) for name in self._profile_fields))
+        return answers + repr(self.profile_key(profile))
+
+    def profile_key(self, profile: dict[str, Any]) -> tuple:
+        """The profile values a verdict can depend on: variants that differ only elsewhere share verdicts."""
+        return tuple(_profile(profile, name) for name in self._profile_fields)
 
     def _whole(self, variants: list[Variant]) -> list[Verdict]:
         """Every variant evaluated by the whole verdicts program (derivation included)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.verify.regress.ANSWERS_FILES
+ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")  # as engine.paths.ANSWERS_FILES (not imported: see above)
 
 
 def project_of(file_path: Path) -> Path | None:

@@ -38,7 +38,9 @@ from engine.evaluate.answers import District, read_district
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
-from engine.paths import display
+from engine.paths import ANSWERS_FILES, display
+from engine.paths import example_answers as answers_file
+from engine.paths import examples_dir as find_examples_dir
 from engine.rules.schema import validate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 GOLDEN_DATE = datetime.date(2026, 1, 15)  # the generation date golden documents are rendered with
 EXPECT_FILE = "expect.yaml"
-ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")
 GOLDEN_FILES = {"md": "advice.md", "html": "advice.html"}
 REQUIRED_GOLDENS = ("md",)  # compared always; the others only when their file exists
 MAX_DIFF_LINES = 120
@@ -90,23 +91,6 @@ class Example:
 
 def example_schema() -> dict[str, Any]:
     return json.loads((resources.files("engine.rules.schemas") / "example.schema.json").read_text(encoding="utf-8"))
-
-
-def find_examples_dir(explicit: Path | None = None) -> Path:
-    """`--examples DIR`, else ./examples, else the examples of the checkout this package runs from."""
-    if explicit is not None:
-        if not Path(explicit).is_dir():
-            raise InputError.at(SourceLocation(display(Path(explicit))), "no such examples folder")
-        return Path(explicit)
-    checkout = Path(__file__).resolve().parent.parent / "examples"
-    for folder in (Path.cwd() / "examples", checkout):
-        if folder.is_dir():
-            return folder
-    raise InputError.at(SourceLocation("examples"), "no examples folder found; pass --examples DIR")
-
-
-def answers_file(folder: Path) -> Path | None:
-    return next((folder / name for name in ANSWERS_FILES if (folder / name).is_file()), None)
 
 
 def discover(examples_dir: Path, pattern: str | None = None) -> list[Path]:

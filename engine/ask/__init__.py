@@ -1,0 +1,1 @@
+"""`rostering-advisor ask`: the interactive questionnaire (`interview`) and its prompts (`prompts`)."""
