@@ -149,7 +149,7 @@ def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, format
     split = Split(render={fmt: 0.0 for fmt in formats})
     advisor = Advisor.load(rules)
     renderer = Renderer(templates)
-    generated = generation_date(DATE)
+    generated = generation_date(DATE, "--date")
     documents = [f for f in formats if f != "json"]
     compiled = {fmt: renderer.template(fmt) for fmt in documents}
     start = clock()

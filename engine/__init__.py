@@ -5,8 +5,7 @@ The pipeline runs one way, one subpackage per stage: `rules` (read and check the
 → `cli`. `Advisor` is the entry point.
 """
 
-__version__ = "0.1.0"
-
+from engine.version import __version__
 from engine.errors import AdvisorError, EngineError, InputError
 from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District

@@ -7,9 +7,8 @@ yes/no combination, and the templates' bytecode (Jinja's own `FileSystemBytecode
 `folder("jinja")` by `engine.render`).
 
 * Where: `$ROSTERING_ADVISOR_CACHE`, else the user's cache folder (`platformdirs`), one subfolder
-  per code stamp (`code_stamp`: the engine's source files, `engine/__init__.py` and its
-  `__version__` among them), so a new version or an edited checkout never reads what another
-  wrote. Safe to delete at any time.
+  per package version and code stamp (`code_stamp`: the engine's source files), so a new version
+  or an edited checkout never reads what another wrote. Safe to delete at any time.
 * Off: `ROSTERING_ADVISOR_NO_CACHE=1`, or `--no-cache` on the command line (`disabled`).
 * Never trusted blindly: an entry names its kind, key and code stamp and carries a SHA-256 of its
   payload, all checked on load; the payload is unpickled with only the engine's own classes
@@ -31,6 +30,7 @@ from typing import Any, Iterator
 
 from engine.errors import AdvisorError
 from engine.files import write_atomic
+from engine.version import __version__
 
 ENV_FOLDER = "ROSTERING_ADVISOR_CACHE"
 ENV_OFF = "ROSTERING_ADVISOR_NO_CACHE"
@@ -59,8 +59,8 @@ def disabled() -> Iterator[None]:
 
 @functools.lru_cache(maxsize=1)
 def code_stamp() -> str:
-    """The size and time of every source file of the engine (the package version's among them):
-    what a cached program or bytecode was made by. Stat calls only, no reading (~0.2 ms)."""
+    """The size and time of every source file of the engine: what a cached program or bytecode
+    was made by, in a checkout whose version does not change with each edit. Stat calls only."""
     stamp = hashlib.sha256()
     for path in sorted(_ENGINE.rglob("*.py")):
         info = path.stat()
@@ -77,7 +77,7 @@ def folder(kind: str) -> Path | None:
         import platformdirs
 
         root = platformdirs.user_cache_dir("rostering-advisor", appauthor=False)
-    path = Path(root) / code_stamp() / kind
+    path = Path(root) / f"{__version__}-{code_stamp()}" / kind
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.render.formats import DOCUMENTS, FORMATS
 
 if TYPE_CHECKING:
     from engine.evaluate.advisor import Recommendation
@@ -39,11 +40,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
-    if args.template and args.format == "json":
-        raise InputError.at(SourceLocation("--template"), "needs --format md or --format html")
+    if args.template and args.format not in DOCUMENTS:
+        raise InputError.at(SourceLocation("--template"), f"needs {' or '.join(f'--format {name}' for name in DOCUMENTS)}")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    if args.format == "json":
+    if args.format not in DOCUMENTS:  # JSON: the recommendation's data
         from engine.compact_json import indented
 
         text = indented(recommendation.to_dict())
@@ -57,7 +58,7 @@ def _document(recommendation: "Recommendation", args: argparse.Namespace) -> str
     from engine.render.documents import Renderer, generation_date
 
     renderer = Renderer(args.templates)
-    return renderer.render(recommendation, args.format, generated=generation_date(args.date), template=args.template)
+    return renderer.render(recommendation, args.format, generated=generation_date(args.date, "--date"), template=args.template)
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -112,9 +113,18 @@ def _context(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date))
+    context = Renderer(args.templates).context(recommendation, generated=generation_date(args.date, "--date"))
     sys.stdout.write(json.dumps(context, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
+
+
+def _guide(args: argparse.Namespace) -> int:
+    from engine.render.documents import Renderer, generation_date
+    from engine.render.guide import render_guide
+    from engine.rules.rulebook import load_rules
+
+    text = render_guide(Renderer(args.templates), load_rules(args.rules), args.format, generated=generation_date(args.date, "--date"))
+    return _emit(text, args)
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -220,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("recommend", _recommend, "recommend a rostering method for one district's answers file")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
-    sub.add_argument("--format", choices=("json", "md", "html"), default="json")
+    sub.add_argument("--format", choices=tuple(FORMATS), default="json")
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render with this template instead of the format's own")
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
@@ -245,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
     documents(sub)
 
+    sub = command("guide", _guide, "render the rules as the decision guide districts read (templates/guide.*.j2)")
+    sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
+    documents(sub)
+
     sub = command("test", _test, "run the example districts against the rules and templates")
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
     sub.add_argument("--update", action="store_true", help="rewrite the golden documents (and only them)")
@@ -265,11 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
     sub.add_argument("--format", choices=("md", "json"), default="md")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
+    sub.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder for the decision guide's diff (default: ./templates, else shipped)"
+    )
 
     sub = command("batch", _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out")
     sub.add_argument("input", type=Path, metavar="INPUT", help="CSV file, JSON Lines file, or folder of answers files")
     sub.add_argument("--out", type=Path, metavar="DIR", required=True, help="output folder")
-    sub.add_argument("--format", default="md", metavar="FORMATS", help="comma-separated: md, html, json (default: md)")
+    sub.add_argument("--format", default="md", metavar="FORMATS", help=f"comma-separated: {', '.join(FORMATS)} (default: md)")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument("--force", action="store_true", help="redo every district, even those unchanged since the last run")
     sub.add_argument(

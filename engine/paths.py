@@ -42,8 +42,9 @@ def rules_dir(explicit: Path | None = None) -> Path:
     return _find("rules", "manifest.yaml", explicit)
 
 
-def templates_dir(explicit: Path | None = None) -> Path:
-    return _find("templates", "advice.md.j2", explicit)
+def templates_dir(explicit: Path | None, marker: str) -> Path:
+    """The templates folder: `explicit`, else the first candidate holding `marker` (a template file)."""
+    return _find("templates", marker, explicit)
 
 
 ANSWERS_FILES = ("answers.yaml", "answers.yml", "answers.json")

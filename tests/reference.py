@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest, Rules
+from engine.rules.conditions import AllOf, AnswerIs, AnyOf, Condition, DecidedBy, MetricTest, Not, ProfileTest
+from engine.rules.model import Rules
 
 
 @dataclass(frozen=True)
@@ -108,5 +109,9 @@ def evaluate(rules: Rules, answers: dict[str, str], profile: dict[str, Any] | No
         option, decided_by = max(scores, key=scores.__getitem__), "score"
     world["decided_by"] = decided_by
     confidence = next(level.level for level in rules.policy.confidence if holds(level.when, world))
+    review = rules.policy.review
+    if review and review.at_most and any(o.effect == "review" for o in rules.overrides if o.id in fired):
+        order = list(rules.policy.levels)  # strongest first: a review flag caps the level
+        confidence = order[max(order.index(confidence), order.index(review.at_most))]
     assert option is not None
     return Expected(option, decided_by, confidence, fired, final, scores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import json
 import shutil
 from pathlib import Path
@@ -453,8 +454,10 @@ def test_another_template_for_the_documents(tmp_path: Path, capsys) -> None:
     args = ["batch", str(DATA / "basic.csv"), "--out", str(tmp_path / "o2"), "--rules", str(RULES), "--quiet"]
     assert main([*args, "--format", "json", "--template", "summary"]) == 2
     assert "--template: needs --format md or html among the formats" in capsys.readouterr().err
-    assert main([*args, "--format", "md,html", "--template", "summary"]) == 2
-    assert "no template 'summary'" in capsys.readouterr().err
+    assert main([*args, "--format", "md,html", "--template", "summary"]) == 0  # summary.md.j2 and summary.html.j2
+    assert len(list((tmp_path / "o2").glob("*.html"))) == 5  # four summaries and the index
+    assert main([*args, "--format", "md,html", "--template", "nosuch"]) == 2
+    assert "no template 'nosuch'" in capsys.readouterr().err
 
 
 def test_progress_reporters() -> None:
@@ -463,8 +466,12 @@ def test_progress_reporters() -> None:
     event = ProgressEvent(rows=500, done=490, skipped=0, failed=10, expected=1000, elapsed=2.0)
     assert (event.rate, event.fraction, event.seconds_left) == (250.0, 0.5, 2.0)
     terminal = io.StringIO()
-    TerminalProgress(terminal, interval=0)(event)
-    assert terminal.getvalue() == "\r[############............]  50% 500 districts, 250/s, 2s left, 10 failed"
+    bar = TerminalProgress(terminal, interval=0)
+    bar(event)
+    # tqdm measures the rate and time left on its own clock
+    assert re.search(r"\r 50%\|#{12} {12}\| 500 districts, [\d.]+ districts/s, \d\d:\d\d left, 10 failed$", terminal.getvalue())
+    bar(ProgressEvent(1000, 990, 0, 10, 1000, 4.0, final=True))
+    assert "100%|########################| 1000 districts" in terminal.getvalue() and terminal.getvalue().endswith("\n")
     plain = io.StringIO()
     reporter = PlainProgress(plain, interval=0)
     reporter(event)

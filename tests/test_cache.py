@@ -8,6 +8,7 @@ entry; a damaged or foreign entry is a miss, never an error and never code run; 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import pickle
@@ -18,7 +19,7 @@ import pytest
 from engine import cache
 from engine.cli import main
 from engine.evaluate.advisor import Advisor
-from engine.render.documents import Renderer, generation_date
+from engine.render.documents import Renderer
 from engine.rules.model import Rules
 from engine.rules.rulebook import load_rules
 from engine.verify import exhaustive
@@ -100,7 +101,7 @@ def test_compiled_programs_come_back_equal(folder: Path) -> None:
 
 def test_documents_are_the_same_with_cached_bytecode(folder: Path, advisor: Advisor) -> None:
     rec = advisor.recommend(DISTRICT)
-    day = generation_date("2026-01-05")
+    day = datetime.date(2026, 1, 5)
     with cache.disabled():
         expected = {fmt: Renderer(FIXTURES / "templates").render(rec, fmt, generated=day) for fmt in ("md", "html")}
     for _ in range(2):  # the first renderer compiles and stores, the second loads the bytecode
@@ -117,7 +118,7 @@ def test_a_changed_markup_token_is_not_answered_from_stale_bytecode(folder: Path
     templates = tmp_path / "templates"
     shutil.copytree(FIXTURES / "templates", templates)
     rec = advisor.recommend(DISTRICT)
-    day = generation_date("2026-01-05")
+    day = datetime.date(2026, 1, 5)
     before = Renderer(templates).render(rec, "md", generated=day)
     markup = templates / "_markdown.j2"
     markup.write_text(markup.read_text(encoding="utf-8").replace('"h2": "## "', '"h2": "### "', 1), encoding="utf-8")

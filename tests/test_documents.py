@@ -22,7 +22,7 @@ from engine.evaluate.answers import district_from_data
 from engine.render.documents import Renderer, generation_date
 from engine.errors import InputError
 from engine.evaluate.advisor import MAX_COMBINED_UNKNOWNS
-from engine.rules.model import DECIDED_BY
+from engine.rules.conditions import DECIDED_BY
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
@@ -270,18 +270,18 @@ def test_docs_describe_every_context_variable(renderer: Renderer, sample: list) 
 
 def test_generation_date(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    assert generation_date("2026-02-03") == datetime.date(2026, 2, 3)
-    assert generation_date(None) == datetime.date.today()
+    assert generation_date("2026-02-03", "--date") == datetime.date(2026, 2, 3)
+    assert generation_date(None, "--date") == datetime.date.today()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795867200")
-    assert generation_date(None) == datetime.date(2026, 11, 28)
-    assert generation_date("2026-02-03") == datetime.date(2026, 2, 3)  # --date wins
+    assert generation_date(None, "--date") == datetime.date(2026, 11, 28)
+    assert generation_date("2026-02-03", "--date") == datetime.date(2026, 2, 3)  # --date wins
     for bad in ("2026-13-01", "28/11/2026", "20261128", ""):
-        with pytest.raises(InputError, match="--date"):
-            generation_date(bad)
+        with pytest.raises(InputError, match="^--date: "):
+            generation_date(bad, "--date")
     for bad in ("yesterday", "-5", "1.5"):
         monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
         with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
-            generation_date(None)
+            generation_date(None, "--date")
 
 
 def test_unknown_format_is_an_input_error(advisor: Advisor, renderer: Renderer, sample: list) -> None:

@@ -17,9 +17,8 @@ from hypothesis import given, strategies as st
 
 from engine import Advisor
 from engine.render.documents import Renderer
-from markupsafe import Markup, escape
 
-from engine.render.escaping import RulesText, html_finalize, html_print, markdown_escape, markdown_finalize, one_line
+from engine.render.escaping import RulesText, html_finalize, markdown_escape, markdown_finalize, one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
@@ -124,17 +123,6 @@ def test_finalize_prints_values_as_text() -> None:
 def test_numbers_print_as_escaping_would_print_them(number: int | float) -> None:
     """Numbers skip the escaping (a fast path): what they print must be what escaping gives."""
     assert markdown_finalize(number) == markdown_escape(str(number))
-
-
-@given(
-    st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.text().map(Markup),
-        st.text().map(RulesText), st.lists(st.integers(), max_size=3),
-    )
-)
-def test_html_prints_what_autoescape_would(value: object) -> None:
-    """`html_print`, which compiled HTML templates call, is Jinja's `escape(finalize(value))`."""
-    assert html_print(value) == escape(html_finalize(value))
 
 
 # --- whole documents ----------------------------------------------------------------------------

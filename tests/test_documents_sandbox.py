@@ -16,6 +16,7 @@ from engine import Advisor
 from engine.render.documents import Renderer
 from engine.errors import TemplateError
 from engine.render.templates import TemplateFolder
+from engine.render.formats import DOCUMENTS
 from engine.render.sandbox import DocumentSandbox, Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,7 +295,7 @@ def body(document: str) -> str:
 def test_markup_tokens_are_a_global_built_in_when_compiled(folder: Path, rec) -> None:
     assert body(render(folder, rec, "{{ m.b }}x{{ m.b_ }} {{ m.h2 }}T{{ m.h2_ }}")) == "**x** ## T\n"
     assert "<strong>x</strong>" in render(folder, rec, "{{ m.b }}x{{ m.b_ }}", fmt="html")
-    env = DocumentSandbox(TemplateFolder(folder), "md", Limits())
+    env = DocumentSandbox(TemplateFolder(folder), DOCUMENTS["md"], Limits())
     env.load_format()
     code = env.compile("{{ m.b }}x{{ m.b_ }}", raw=True)
     assert "getattr" not in code and "'**x**'" in code  # the tokens are template text
@@ -402,7 +403,7 @@ def test_arithmetic_on_numbers_is_python_arithmetic(case: tuple) -> None:
     """The sandbox's operators give Python's result (or error) for numbers of a sane size; a fast
     path takes sums and anything with a float."""
     left, operator_, right = case
-    env = DocumentSandbox(TemplateFolder(FIXTURES / "templates"), "md", Limits())
+    env = DocumentSandbox(TemplateFolder(FIXTURES / "templates"), DOCUMENTS["md"], Limits())
     try:
         expected = env.binop_table[operator_](left, right)
     except (ArithmeticError, ValueError) as error:

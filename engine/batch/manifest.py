@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -32,6 +32,7 @@ from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation
 from engine.files import GENERATOR_MARK, our_file
 from engine.paths import display
+from engine.batch.input import Record, RowError
 from engine.batch.names import document_name
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
@@ -47,7 +48,11 @@ MAX_FLUSH_WAIT = 30.0  # seconds: however slow the disk, a killed run loses at m
 
 @dataclass(frozen=True)
 class Entry:
-    """One district whose documents were written."""
+    """One finished district: the files written and the summary fields, or why it failed (`error`).
+
+    The one record of a district from the worker to the manifest, summary.csv and index.html; the
+    manifest journals only the done ones (no error), without the `error` field.
+    """
 
     slug: str
     district_id: str | None
@@ -55,13 +60,19 @@ class Entry:
     input: str  # digest of the input row
     config: str  # digest of tool version, rules, templates and formats
     outputs: tuple[str, ...]  # file names inside the output folder
-    option: str
-    confidence: str
-    decided_by: str
-    open_questions: tuple[str, ...]
+    option: str = ""
+    confidence: str = ""
+    decided_by: str = ""
+    open_questions: tuple[str, ...] = ()
+    error: RowError | None = None
+
+    @classmethod
+    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = ()) -> "Entry":
+        """A district that failed; `outputs` are the files it wrote before it did."""
+        return cls(slug, record.district_id, record.district_name, record.digest, "", outputs, error=error)
 
     def to_json(self) -> str:
-        return compact(self)
+        return compact({name: getattr(self, name) for name in _JOURNALLED})
 
     @classmethod
     def from_json(cls, line: str) -> "Entry":
@@ -72,6 +83,9 @@ class Entry:
         data["outputs"] = tuple(data["outputs"])
         data["open_questions"] = tuple(data["open_questions"])
         return cls(**data)
+
+
+_JOURNALLED = tuple(f.name for f in fields(Entry) if f.name != "error")
 
 
 def config_digest(*parts: object) -> str:

@@ -18,9 +18,10 @@ import unicodedata
 from pathlib import Path
 from typing import Container
 
+from engine.render.formats import EXTENSIONS
+
 MAX_SLUG = 80
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-EXTENSIONS = {"md": "md", "html": "html", "json": "json"}  # a document's file name extension, by format
 
 _DIGEST_CHARS = 10
 # device names on Windows, and `index` (index.html is the batch's own page)
@@ -75,7 +76,7 @@ def safe_name(folder: Path, slug: str, extension: str, links: Container[str] | N
 def document_name(name: str) -> bool:
     """Whether `name` is one that batch mode gives a document (`slug.extension`): never a path."""
     stem, dot, extension = name.rpartition(".")
-    return bool(dot) and extension in EXTENSIONS.values() and _safe_slug(stem)
+    return bool(dot) and extension in EXTENSIONS and _safe_slug(stem)
 
 
 def _safe_slug(slug: str) -> bool:

@@ -27,7 +27,8 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator, Protocol
 
 from engine.batch.input import RowError
-from engine.batch.worker import Result, StageTimes, Task, Worker, WorkerConfig, run_chunk, start
+from engine.batch.manifest import Entry
+from engine.batch.worker import StageTimes, Task, Worker, WorkerConfig, run_chunk, start
 from engine.errors import AdvisorError, EngineError
 
 MAX_ROW_DEATHS = 5  # rows of one chunk that may kill a worker on their own before the rest is given up
@@ -73,7 +74,7 @@ class _Chunk:
     """A submitted chunk: its tasks, the results so far, and how many units are still out."""
 
     tasks: list[Task]
-    results: dict[int, Result] = field(default_factory=dict)
+    results: dict[str, Entry] = field(default_factory=dict)  # by slug (unique in a run)
     times: StageTimes = field(default_factory=StageTimes)
     outstanding: int = 1
     row_deaths: int = 0
@@ -141,12 +142,12 @@ class Pool:
         self._dispatch()
         return _Handle(self, chunk)
 
-    def wait_for(self, chunk: _Chunk) -> tuple[list[Result], StageTimes]:
+    def wait_for(self, chunk: _Chunk) -> tuple[list[Entry], StageTimes]:
         while not chunk.done:
             self._pump()
         if chunk.error is not None:
             raise chunk.error
-        return [chunk.results[task.record.row] for task in chunk.tasks], chunk.times
+        return [chunk.results[task.slug] for task in chunk.tasks], chunk.times
 
     def close(self) -> None:
         """Let the workers finish and exit."""
@@ -231,7 +232,7 @@ class Pool:
         results, times = value
         chunk.times.add(times)
         for result in results:
-            chunk.results[result.row] = result
+            chunk.results[result.slug] = result
         chunk.outstanding -= 1
 
     def _lost(self, slot: _Slot) -> None:
@@ -272,8 +273,8 @@ class Pool:
     @staticmethod
     def _fail(unit: _Unit, reason: str) -> None:
         for task in unit.tasks:
-            row = task.record.row
-            unit.chunk.results[row] = Result(row, task.slug, error=RowError.single(row, reason, where=task.record.where))
+            record = task.record
+            unit.chunk.results[task.slug] = Entry.failed(record, task.slug, RowError.single(record.row, reason, where=record.where))
         unit.chunk.outstanding -= 1
 
 
@@ -282,7 +283,7 @@ class _Handle:
         self.pool = pool
         self.chunk = chunk
 
-    def get(self) -> tuple[list[Result], StageTimes]:
+    def get(self) -> tuple[list[Entry], StageTimes]:
         return self.pool.wait_for(self.chunk)
 
 

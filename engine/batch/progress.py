@@ -1,4 +1,4 @@
-"""Progress of a long run: a bar on a terminal, plain periodic lines in logs, nothing when quiet.
+"""Progress of a long run: a bar on a terminal (tqdm), plain periodic lines in logs, nothing when quiet.
 
 A reporter is any callable taking a `ProgressEvent`; the batch calls it after every finished
 chunk and once more, with `final=True`, at the end.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Callable, TextIO
-
-BAR_WIDTH = 24
 
 
 @dataclass(frozen=True)
@@ -48,35 +46,30 @@ Reporter = Callable[[ProgressEvent], None]
 
 
 class TerminalProgress:
-    """A single redrawn line: bar, percentage, rows, rate and time left."""
+    """A bar redrawn in place on a terminal (tqdm): percentage, districts, rate, time left, failures."""
 
     def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
-        self.stream = stream
-        self.interval = interval
-        self._last = 0.0
-        self._width = 0
+        from tqdm import tqdm  # imported only for a terminal
+
+        self.bar = tqdm(
+            file=stream,
+            total=None,
+            unit=" districts",
+            mininterval=interval,
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar:24}| {n_fmt}{unit}, {rate_fmt}, {remaining} left{postfix}",
+        )
 
     def __call__(self, event: ProgressEvent) -> None:
-        now = time.monotonic()
-        if not event.final and now - self._last < self.interval:
-            return
-        self._last = now
-        fraction = event.fraction
-        if fraction is None:
-            bar, percent = "", ""
-        else:
-            filled = int(round(fraction * BAR_WIDTH))
-            bar, percent = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] ", f"{fraction:4.0%} "
-        left = event.seconds_left
-        eta = f", {_duration(left)} left" if left is not None else ""
-        text = f"{bar}{percent}{event.rows:,} districts, {event.rate:,.0f}/s{eta}"
+        bar = self.bar
+        total = event.rows if event.final else event.expected
+        if total != bar.total:
+            bar.total = total
         if event.failed:
-            text += f", {event.failed:,} failed"
-        self.stream.write("\r" + text.ljust(self._width))
-        self._width = len(text)
+            bar.set_postfix_str(f"{event.failed:,} failed", refresh=False)
+        bar.update(event.rows - bar.n)
         if event.final:
-            self.stream.write("\n")
-        self.stream.flush()
+            bar.close()
 
 
 class PlainProgress:

@@ -92,39 +92,20 @@ class SummaryWriter:
         self.writer = csv.writer(self.stream.handle)
         self.writer.writerow(SUMMARY_COLUMNS)
 
-    def row(
-        self,
-        district_id: str | None,
-        district_name: str | None,
-        option: str = "",
-        confidence: str = "",
-        decided_by: str = "",
-        open_questions: Iterable[str] = (),
-        outputs: Iterable[str] = (),
-        error: str = "",
-    ) -> None:
+    def write(self, entry: Entry) -> None:
+        """The district's row: its summary fields and documents, or (failed) its error."""
+        done = entry.error is None
         cells = [
-            district_id or "",
-            district_name or "",
-            option,
-            confidence,
-            decided_by,
-            "; ".join(open_questions),
-            "; ".join(outputs),
-            error,
-        ]
-        self.writer.writerow([protect(cell) for cell in cells])
-
-    def entry(self, entry: Entry) -> None:
-        self.row(
-            entry.district_id,
-            entry.district_name,
+            entry.district_id or "",
+            entry.district_name or "",
             entry.option,
             entry.confidence,
             entry.decided_by,
-            entry.open_questions,
-            entry.outputs,
-        )
+            "; ".join(entry.open_questions),
+            "; ".join(entry.outputs) if done else "",
+            "" if done else str(entry.error),
+        ]
+        self.writer.writerow([protect(cell) for cell in cells])
 
     def commit(self) -> None:
         self.stream.commit()

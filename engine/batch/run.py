@@ -44,17 +44,18 @@ from engine import __version__
 from engine.batch.input import BatchInput, Record, RowError
 from engine.batch.report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.pool import Runner, start_workers
-from engine.batch.worker import Result, StageTimes, Task, WorkerConfig
+from engine.batch.worker import StageTimes, Task, WorkerConfig
 from engine.evaluate.compiler import FORMAT_TAG
 from engine.cores import usable_cores
 from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
 from engine.files import GENERATOR_MARK, remove_ours
-from engine.paths import display, templates_dir
+from engine.paths import display
 from engine.batch.progress import ProgressEvent, Reporter, reporter_for
 from engine.rules.rulebook import load_rules
-from engine.batch.names import EXTENSIONS, district_slug, links_in, safe_name
+from engine.batch.names import district_slug, links_in, safe_name
+from engine.render.formats import DOCUMENTS, FORMATS
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
@@ -128,7 +129,7 @@ def run_batch(
     chunk is finished (tests use it to interrupt a run); `task_hook(task)` runs in the worker before
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
-    formats = _check_formats(config.formats)
+    formats = check_formats(config.formats)
     workers = config.workers if config.workers is not None else usable_cores()
     if workers < 1:
         raise InputError.at(SourceLocation("--workers"), "must be at least 1")
@@ -138,20 +139,21 @@ def run_batch(
         if source.format == "folder" and Path(config.out).resolve() == source.path.resolve():
             raise InputError.at(SourceLocation(display(config.out)), "--out must not be the input folder itself")
         out = _prepare_folder(config.out)
+        # FORMAT_TAG: the facts and trace in a JSON document follow the compiled form of the rules
+        key = config_digest(GENERATOR_MARK, __version__, FORMAT_TAG, rules.digest, templates_key, ",".join(formats))
         worker_config = WorkerConfig(
             rules=config.rules,
             rules_digest=rules.digest,
             templates=templates,
             template=config.template,
             formats=formats,
+            config_key=key,
             out=out,
             generated=generated,
             layout=source.layout,
             source=source.name,
             task_hook=task_hook,
         )
-        # FORMAT_TAG: the facts and trace in a JSON document follow the compiled form of the rules
-        key = config_digest(GENERATOR_MARK, __version__, FORMAT_TAG, rules.digest, templates_key, ",".join(formats))
         run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
         return run.execute()
 
@@ -261,12 +263,12 @@ class _Run:
         tasks: list[Task] = []
         for record in records:
             if record.error is not None:
-                slots.append((record, Result(record.row, "", error=record.error)))
+                slots.append((record, Entry.failed(record, "", record.error)))
                 continue
             slug = district_slug(record.district_id, record.district_name)
             problem = self._claim(record, slug)
             if problem is not None:
-                slots.append((record, Result(record.row, slug, error=problem)))
+                slots.append((record, Entry.failed(record, slug, problem)))
                 continue
             entry = None if self.config.force else self.manifest.unchanged(slug, record.digest, self.key)
             if entry is not None:
@@ -291,7 +293,7 @@ class _Run:
             )
         try:
             for fmt in self.worker_config.formats:
-                safe_name(self.out, slug, EXTENSIONS[fmt], self.links)
+                safe_name(self.out, slug, FORMATS[fmt].extension, self.links)
         except ValueError as error:
             return RowError.single(record.row, f"no safe file name: {error}", where=record.where)
         self.seen[slug] = record.row
@@ -299,45 +301,30 @@ class _Run:
 
     def _finish(self, slots: list[Any], handle: Any, summary: SummaryWriter) -> None:
         """Journal and summarise a chunk, in input order."""
-        worked: dict[int, Result] = {}
+        worked: Iterator[Entry] = iter(())
         if handle is not None:
             wait = time.perf_counter()
-            results, times = handle.get()
+            results, times = handle.get()  # in the order of the chunk's tasks
             self.result.wait_seconds += time.perf_counter() - wait
             self.result.times.add(times)
-            worked = {r.row: r for r in results}
+            worked = iter(results)
         result = self.result
-        for record, known in slots:
-            outcome = known if known is not None else worked[record.row]
+        for _, known in slots:
+            entry = known if known is not None else next(worked)
             result.districts += 1
-            if isinstance(outcome, Entry):
-                result.skipped += 1
-                result.options[outcome.option] += 1
-                summary.entry(outcome)
-                self.manifest.keep(outcome, new=False)
-            elif outcome.error is not None:
+            summary.write(entry)
+            if entry.error is not None:
                 result.failed += 1
-                self.manifest.orphan(outcome.outputs)
+                self.manifest.orphan(entry.outputs)
                 if len(result.errors) < KEPT_ERRORS:
-                    result.errors.append(outcome.error)
-                summary.row(record.district_id, record.district_name, error=str(outcome.error))
+                    result.errors.append(entry.error)
+                continue
+            if known is not None:  # unchanged since the run the manifest comes from
+                result.skipped += 1
             else:
-                entry = Entry(
-                    slug=outcome.slug,
-                    district_id=record.district_id,
-                    district_name=record.district_name,
-                    input=record.digest,
-                    config=self.key,
-                    outputs=outcome.outputs,
-                    option=outcome.option,
-                    confidence=outcome.confidence,
-                    decided_by=outcome.decided_by,
-                    open_questions=outcome.open_questions,
-                )
                 result.done += 1
-                result.options[entry.option] += 1
-                summary.entry(entry)
-                self.manifest.keep(entry, new=True)
+            result.options[entry.option] += 1
+            self.manifest.keep(entry, new=known is None)
         self.manifest.flush_when_due()
         self.chunks_finished += 1
         if self.progress is not None:
@@ -360,16 +347,18 @@ class _Run:
         )
 
 
-def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+def check_formats(names: Iterable[str]) -> tuple[str, ...]:
+    """The --format names given (case and spaces ignored, each once, in the order given), or exit 2."""
+    allowed = tuple(FORMATS)
     chosen: list[str] = []
-    for fmt in formats:
-        fmt = fmt.strip().lower()
-        if fmt not in EXTENSIONS:
-            raise InputError.at(SourceLocation("--format"), f"unknown format '{fmt}'; choose from md, html, json")
-        if fmt not in chosen:
-            chosen.append(fmt)
+    for name in names:
+        name = name.strip().lower()
+        if name not in FORMATS:
+            raise InputError.at(SourceLocation("--format"), f"unknown format '{name}'; choose from {', '.join(allowed)}")
+        if name not in chosen:
+            chosen.append(name)
     if not chosen:
-        raise InputError.at(SourceLocation("--format"), "give at least one format: md, html or json")
+        raise InputError.at(SourceLocation("--format"), f"give at least one format: {', '.join(allowed[:-1])} or {allowed[-1]}")
     return tuple(chosen)
 
 
@@ -377,14 +366,14 @@ def _documents_setup(formats: tuple[str, ...], config: BatchConfig) -> tuple[Pat
     """The templates folder, the generation date and the templates digest (when documents are rendered)."""
     from engine.render.documents import Renderer, generation_date
 
-    generated = generation_date(config.date)  # a bad --date is refused even when only JSON is written
-    rendered = [fmt for fmt in formats if fmt in ("md", "html")]
+    generated = generation_date(config.date, "--date")  # a bad --date is refused even when only JSON is written
+    rendered = [fmt for fmt in formats if fmt in DOCUMENTS]
     if not rendered:
         if config.template is not None:
-            raise InputError.at(SourceLocation("--template"), "needs --format md or html among the formats")
+            raise InputError.at(SourceLocation("--template"), f"needs --format {' or '.join(DOCUMENTS)} among the formats")
         return None, None, ""
-    folder = templates_dir(config.templates)
-    renderer = Renderer(folder)
+    renderer = Renderer(config.templates)
+    folder = renderer.folder
     renderer.check(tuple(rendered))  # template errors surface here, once, before any worker starts
     key = folder_digest(folder)
     if config.template is not None:

@@ -25,11 +25,12 @@ from typing import Any, Callable, Sequence
 from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District
 from engine.batch.input import CellProblem, Layout, Record, RowError
+from engine.batch.manifest import Entry
 from engine.batch.rows import RowProblem, to_district
 from engine.errors import AdvisorError, EngineError, InputError
 from engine.compact_json import compact_bytes
 from engine.files import ForeignFile, OutputFolder
-from engine.batch.names import EXTENSIONS
+from engine.render.formats import DOCUMENTS, FORMATS
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class WorkerConfig:
     templates: Path | None
     template: str | None  # --template: a template name or file for the md/html documents
     formats: tuple[str, ...]
+    config_key: str  # the digest of what shapes the documents (`Entry.config`)
     out: Path
     generated: date | None
     layout: Layout | None
@@ -57,20 +59,6 @@ class Task:
     record: Record
     slug: str
     owned: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Result:
-    """What became of one task: the files written and the summary fields, or the error."""
-
-    row: int
-    slug: str
-    outputs: tuple[str, ...] = ()
-    option: str = ""
-    confidence: str = ""
-    decided_by: str = ""
-    open_questions: tuple[str, ...] = ()
-    error: RowError | None = None
 
 
 @dataclass
@@ -97,14 +85,15 @@ class Worker:
             raise EngineError("the rules changed while the batch was starting; run it again")
         self.folder = OutputFolder(config.out)
         self.renderer: Any = None
-        if any(f in ("md", "html") for f in config.formats):
+        if any(f in DOCUMENTS for f in config.formats):
             from engine.render.documents import Renderer
 
             self.renderer = Renderer(config.templates)
 
-    def run(self, tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+    def run(self, tasks: Sequence[Task]) -> tuple[list[Entry], StageTimes]:
+        """Each task's Entry, in the order of the tasks, and the time spent in each stage."""
         times = StageTimes()
-        results: dict[int, Result] = {}
+        results: dict[int, Entry] = {}
         ready: list[tuple[Task, District]] = []
         start = time.perf_counter()
         for task in tasks:
@@ -113,7 +102,7 @@ class Worker:
             try:
                 district = to_district(task.record, self.config.layout, self.advisor.rules, self.config.source)
             except RowProblem as problem:
-                results[task.record.row] = Result(task.record.row, task.slug, error=problem.error)
+                results[task.record.row] = Entry.failed(task.record, task.slug, problem.error)
             else:
                 ready.append((task, district))
         times.parse = time.perf_counter() - start
@@ -133,7 +122,7 @@ class Worker:
         self.folder.close()
 
     def _recommend(
-        self, ready: list[tuple[Task, District]], results: dict[int, Result]
+        self, ready: list[tuple[Task, District]], results: dict[int, Entry]
     ) -> list[Recommendation | None]:
         """Recommendations for the chunk; if the engine fails, district by district to find the culprit."""
         districts = [district for _, district in ready]
@@ -147,12 +136,12 @@ class Worker:
                 out.append(self.advisor.recommend(district))
             except AdvisorError as error:
                 row = task.record.row
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"the rules engine failed: {error}"))
+                results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"the rules engine failed: {error}"))
                 out.append(None)
         return out
 
     def _render_all(
-        self, task: Task, recommendation: Recommendation, results: dict[int, Result], times: StageTimes
+        self, task: Task, recommendation: Recommendation, results: dict[int, Entry], times: StageTimes
     ) -> list[tuple[str, str | bytes]] | None:
         """(file name, text) per format, or None with the error recorded in `results`."""
         row = task.record.row
@@ -160,9 +149,9 @@ class Worker:
         for fmt in self.config.formats:
             start = time.perf_counter()
             try:
-                documents.append((f"{task.slug}.{EXTENSIONS[fmt]}", self._render(recommendation, fmt)))
+                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt)))
             except AdvisorError as error:
-                results[row] = Result(row, task.slug, error=RowError.single(row, f"{fmt} document: {error}"))
+                results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"{fmt} document: {error}"))
                 return None
             finally:
                 times.render += time.perf_counter() - start
@@ -170,7 +159,7 @@ class Worker:
 
     def _write_all(
         self, task: Task, recommendation: Recommendation, documents: list[tuple[str, str | bytes]], times: StageTimes
-    ) -> Result:
+    ) -> Entry:
         """Write a district's documents; a file this tool did not write is never replaced, whatever the options."""
         start = time.perf_counter()
         problems = []
@@ -185,12 +174,15 @@ class Worker:
             except InputError as error:
                 problems.append(CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({name})"))
         times.write += time.perf_counter() - start
-        row = task.record.row
+        record = task.record
         if problems:  # the documents it did write are named, so the batch can tell them from older ones
-            return Result(row, task.slug, outputs=tuple(written), error=RowError(row, tuple(problems)))
-        return Result(
-            row,
+            return Entry.failed(record, task.slug, RowError(record.row, tuple(problems)), tuple(written))
+        return Entry(
             task.slug,
+            record.district_id,
+            record.district_name,
+            record.digest,
+            self.config.config_key,
             outputs=tuple(name for name, _ in documents),
             option=recommendation.option,
             confidence=recommendation.confidence,
@@ -199,7 +191,7 @@ class Worker:
         )
 
     def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
-        if fmt == "json":
+        if fmt not in DOCUMENTS:  # JSON: the recommendation's data
             return compact_bytes(recommendation.to_dict()) + b"\n"
         return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
 
@@ -227,7 +219,7 @@ def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
     os._exit(1)  # its temporary files, if any, are swept by the next run
 
 
-def run_chunk(tasks: Sequence[Task]) -> tuple[list[Result], StageTimes]:
+def run_chunk(tasks: Sequence[Task]) -> tuple[list[Entry], StageTimes]:
     if _WORKER is None:
         raise EngineError(f"a batch worker could not start: {_START_ERROR or 'start() was not called'}")
     return _WORKER.run(tasks)

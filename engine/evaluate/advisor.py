@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine import __version__, cache
+from engine import cache
 from engine.evaluate.answers import District, district_from_data, read_district
 from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.rules.model import Factor, Rules
-from engine.files import GENERATOR_MARK
+from engine.files import GENERATOR
 from engine.rules.rulebook import load_rules
 from engine.evaluate.runtime import Engine, Outcome, Verdict
 from engine.evaluate.plan import Plan, Planner
@@ -84,6 +84,34 @@ class Recommendation:
         return [w for w in self.what_if if w.outcome.option != self.option]
 
     @property
+    def needs_review(self) -> bool:
+        """True when an override flagged the advice for review by a person."""
+        overrides = self.rules.index.overrides
+        return any(overrides[o].effect == "review" for o in self.outcome.overrides)
+
+    @property
+    def contrary(self) -> str | None:
+        """The option that most ways of answering the open questions lead to, when that is not the
+        recommended one (known only when every combination was tried)."""
+        combos = self.combinations
+        if not combos:
+            return None
+        total = sum(combos.values())
+        return next((o for o, n in combos.items() if o != self.option and 2 * n > total), None)
+
+    def deciding_questions(self, limit: int = 3) -> list[str]:
+        """Up to `limit` open questions that decide the advice: those whose answer can change the
+        option, the ones whose yes and no lead most differently to the recommended option first."""
+
+        def share(counts: dict[str, int]) -> float:
+            total = sum(counts.values())
+            return counts.get(self.option, 0) / total if total else 0.0
+
+        movers = [o for o in self.open_questions if o.could_change]
+        ranked = sorted(movers, key=lambda o: -abs(share(o.if_yes) - share(o.if_no)))  # stable: rules' order on ties
+        return [o.question for o in ranked[:limit]]
+
+    @property
     def deciding_override(self) -> str | None:
         return self.outcome.decision_rule.rsplit(".", 1)[-1] if self.decided_by == "override" else None
 
@@ -91,7 +119,9 @@ class Recommendation:
         """One sentence: what, for whom, how sure, and why in a few words."""
         rules = self.rules
         label = rules.option(self.option).label
-        level = rules.policy.levels[self.confidence].label.lower()
+        level = f"{rules.policy.levels[self.confidence].label.lower()} confidence"
+        if self.needs_review and rules.policy.review:
+            level += f", {rules.policy.review.note}"
         who = self.district.name
         if self.decided_by == "override":
             override = rules.index.overrides[self.deciding_override]
@@ -103,7 +133,7 @@ class Recommendation:
             other = max((o for o in scores if o != self.option), key=lambda o: scores[o], default=None)
             versus = f" to {_number(scores[other])}" if other else ""
             why = f"the weighted answers favor it {_number(scores[self.option])}{versus}"
-        return f"{label} is recommended for {who} ({level} confidence): {_lower_first(why).rstrip('.')}."
+        return f"{label} is recommended for {who} ({level}): {_lower_first(why).rstrip('.')}."
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: see README, "Output"."""
@@ -117,7 +147,7 @@ class Recommendation:
         deciding = self.deciding_override
         district = self.district
         return {
-            "generator": f"{GENERATOR_MARK} {__version__}",
+            "generator": GENERATOR,
             "district": {"name": district.name, "id": district.id, "profile": district.profile, "notes": district.notes},
             "recommendation": {
                 "option": self.option,
@@ -127,7 +157,7 @@ class Recommendation:
                 "decided_by": self.decided_by,
                 "decided_by_rule": outcome.decision_rule,
                 "summary": self.summary(),
-                "needs_review": any(overrides[o].effect == "review" for o in outcome.overrides),
+                "needs_review": self.needs_review,
             },
             "scores": dict(outcome.scores),
             "metrics": dict(outcome.metrics),

@@ -22,7 +22,9 @@ Facts flow through stages, each a band of engine priorities (`pri`, lower fires 
   tie-break. Their conditions are made mutually exclusive here, at compile time, because
   durable_rules' negated joins do not cancel activations already queued.
 * confidence rules (first match wins, made exclusive the same way) and next-step rules match the
-  `decision` fact, which carries the tally plus `option` and `decided_by`.
+  `decision` fact, which carries the tally plus `option` and `decided_by`. A level stronger than
+  the policy's review cap (`review: {at_most: ...}`) compiles to two rules: without `review` it
+  gives its level, with `review` the cap.
 
 Conditions are single-fact expressions in negation normal form; a missing profile field never
 satisfies a comparison, and its negation always holds.
@@ -46,20 +48,8 @@ from typing import Any, Iterable
 import orjson
 
 from engine.rules.checks import MAX_ENGINE_RULES
-from engine.rules.model import (
-    AllOf,
-    AnswerIs,
-    AnyOf,
-    Condition,
-    DecidedBy,
-    Factor,
-    MetricTest,
-    Not,
-    Override,
-    ProfileTest,
-    Rules,
-    atoms,
-)
+from engine.rules.conditions import AllOf, Condition, Not, expression, normalise
+from engine.rules.model import Factor, Override, Rules
 
 FORMAT_TAG = "ra2"  # bump when the compiled form changes, so cached rulesets never mix
 
@@ -73,9 +63,6 @@ STAGE_TALLY = 4_000
 STAGE_DECISION = 5_000
 STAGE_CONFIDENCE = 6_000
 STAGE_NEXT_STEPS = 7_000
-
-_COMPARISONS = {"at_least": "$gte", "at_most": "$lte", "more_than": "$gt", "less_than": "$lt"}
-_OPPOSITE = {"at_least": "less_than", "less_than": "at_least", "at_most": "more_than", "more_than": "at_most"}
 
 
 @dataclass(frozen=True)
@@ -139,13 +126,6 @@ def ruleset_name(rules: Rules, kind: str = "") -> str:
     return f"{FORMAT_TAG}_{rules.digest[:20]}" + (f"_{kind}" if kind else "")
 
 
-def normalise(value: Any) -> Any:
-    """Profile values as facts hold them: text compared ignoring case and surrounding spaces."""
-    if isinstance(value, str):
-        return value.strip().casefold()
-    return value
-
-
 def encode_intake(program: Program, answers: dict[str, str], profile: dict[str, Any]) -> dict[str, Any]:
     """The intake fact for one district (without `sid`): only the profile fields rules read.
 
@@ -181,7 +161,7 @@ class _Ruleset:
         self.actions[engine_name] = replace(action, matches=fact_type)
 
     def when(self, condition: Condition | None) -> dict[str, Any] | None:
-        return None if condition is None else _expression(condition, self._catalogues, negate=False)
+        return None if condition is None else expression(condition, self._catalogues)
 
     def factor(self, prefix: str, fact_type: str, rule: Factor) -> None:
         self.add(
@@ -301,15 +281,24 @@ def _conclusion_stages(out: "_Ruleset") -> None:
         Action("decide", "policy.decision.tie_break", {"by": "tie_break", "option": rules.policy.tie_break}),
     )
     earlier_levels: list[Condition] = []
+    capped = rules.policy.capped_levels()
     for index, rule in enumerate(rules.policy.confidence):
         exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
-        out.add(
-            f"confidence/{rule.id}",
-            "decision",
-            out.when(exclusive) if exclusive.items else None,
-            STAGE_CONFIDENCE + index,
-            Action("confidence", rule.id, {"level": rule.level}),
-        )
+        condition = out.when(exclusive) if exclusive.items else None
+        level = {"level": rule.level, "uncapped": rule.level}
+        if rule.level in capped:  # a review flag lowers this level to the policy's cap
+            assert rules.policy.review is not None and rules.policy.review.at_most is not None
+            for flag, params in (("$nex", level), ("$ex", dict(level, level=rules.policy.review.at_most))):
+                test = {flag: {"review": 1}}
+                out.add(
+                    f"confidence/{rule.id}" + ("/review" if flag == "$ex" else ""),
+                    "decision",
+                    {"$and": [condition, test]} if condition else test,
+                    STAGE_CONFIDENCE + index,
+                    Action("confidence", rule.id, params),
+                )
+        else:
+            out.add(f"confidence/{rule.id}", "decision", condition, STAGE_CONFIDENCE + index, Action("confidence", rule.id, level))
         if rule.when is not None:
             earlier_levels.append(rule.when)
 
@@ -338,15 +327,7 @@ def compile_parts(rules: Rules) -> Program | None:
 
 def _reads(condition: Condition | None) -> set[str]:
     """The fact properties a condition tests."""
-    out: set[str] = set()
-    for atom in atoms(condition):
-        if isinstance(atom, AnswerIs):
-            out.add(f"a_{atom.question}")
-        elif isinstance(atom, ProfileTest):
-            out.add(f"p_{atom.field}")
-        elif isinstance(atom, MetricTest):
-            out.add(f"m_{atom.metric}")
-    return out
+    return set() if condition is None else condition.reads()
 
 
 def _parts(rules: Rules) -> list[tuple[Part, list[Factor | Override]]]:
@@ -354,12 +335,14 @@ def _parts(rules: Rules) -> list[tuple[Part, list[Factor | Override]]]:
 
     Empty when variants cannot be judged by parts: when a derived answer depends on other answers,
     changing one answer may change what is derived, so a variant needs a whole evaluation.
-    Overrides that only flag for review never change a verdict, so they are left out.
+    Overrides that only flag for review change a verdict's confidence only when the policy caps it
+    for them (`policy.review.at_most`); otherwise they are left out.
     """
-    if any(isinstance(atom, AnswerIs) for d in rules.derived for atom in atoms(d.when)):
+    if any(d.when.questions_read() for d in rules.derived):
         return []
     members: list[tuple[set[str], Factor | Override]] = [({f"a_{f.question}"}, f) for f in rules.factors]
-    members += [(_reads(o.when), o) for o in rules.overrides if o.effect == "recommend"]
+    # review flags change a verdict only when the policy caps the confidence for them
+    members += [(_reads(o.when), o) for o in rules.overrides if o.effect == "recommend" or rules.policy.capped_levels()]
     groups: list[tuple[set[str], list[Factor | Override]]] = []
     for reads, rule in members:  # merge every group that shares a property with this rule
         joined = [g for g in groups if g[0] & reads]
@@ -381,52 +364,8 @@ def _conclusion_reads(rules: Rules) -> tuple[str, ...]:
     """What the decision and confidence rules read of the tally: the leader, the flags of the
     deciding overrides, and whatever the confidence conditions test (metrics, answers, profile)."""
     reads = {"leader"} | {f"o_{o.id}" for o in rules.overrides if o.effect == "recommend"}
+    if rules.policy.capped_levels():
+        reads.add("review")
     for level in rules.policy.confidence:
         reads |= _reads(level.when)
     return tuple(sorted(reads))
-
-
-def _expression(condition: Condition, catalogues: dict[str, tuple[str, ...]], negate: bool) -> dict[str, Any]:
-    """A durable_rules expression over one fact, with `not` pushed down to the tests."""
-    if isinstance(condition, Not):
-        return _expression(condition.item, catalogues, not negate)
-    if isinstance(condition, (AllOf, AnyOf)):
-        conjunction = isinstance(condition, AllOf) != negate
-        parts = [_expression(item, catalogues, negate) for item in condition.items]
-        if len(parts) == 1:
-            return parts[0]
-        return {"$and" if conjunction else "$or": parts}
-    if isinstance(condition, AnswerIs):
-        return _one_of(f"a_{condition.question}", list(condition.values), negate, always_present=True)
-    if isinstance(condition, DecidedBy):
-        return _one_of("decided_by", [condition.value], negate, always_present=True)
-    if isinstance(condition, MetricTest):
-        op = _OPPOSITE[condition.op] if negate else condition.op
-        return {_COMPARISONS[op]: {f"m_{condition.metric}": condition.value}}
-    return _profile(condition, catalogues, negate)
-
-
-def _profile(test: ProfileTest, catalogues: dict[str, tuple[str, ...]], negate: bool) -> dict[str, Any]:
-    name = f"p_{test.field}"
-    missing = {"$nex": {name: 1}}
-    if test.op == "present":
-        return {"$ex" if test.value != negate else "$nex": {name: 1}}
-    if test.op in _COMPARISONS:
-        if not negate:
-            return {_COMPARISONS[test.op]: {name: test.value}}
-        return {"$or": [{_COMPARISONS[_OPPOSITE[test.op]]: {name: test.value}}, missing]}
-    if test.op == "not_equals":
-        return _profile(ProfileTest(test.field, "equals", test.value, test.loc), catalogues, not negate)
-    values = {"equals": lambda: [test.value], "in": lambda: list(test.value), "in_catalogue": lambda: list(catalogues[test.value])}[
-        test.op
-    ]()
-    return _one_of(name, [normalise(v) for v in values], negate, always_present=False)
-
-
-def _one_of(name: str, values: list[Any], negate: bool, always_present: bool) -> dict[str, Any]:
-    if not negate:
-        tests = [{name: v} for v in values]
-        return tests[0] if len(tests) == 1 else {"$or": tests}
-    tests = [{"$neq": {name: v}} for v in values]
-    differs = tests[0] if len(tests) == 1 else {"$and": tests}
-    return differs if always_present else {"$or": [differs, {"$nex": {name: 1}}]}

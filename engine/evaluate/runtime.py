@@ -94,6 +94,7 @@ class Outcome:
     decided_by: str
     decision_rule: str
     confidence: str
+    uncapped_confidence: str  # the level before the policy's review cap (the same when none applied)
     next_steps: tuple[str, ...]
     trace: tuple[Firing, ...]
     facts: tuple[dict[str, Any], ...]
@@ -346,6 +347,7 @@ class Engine:
             decided_by=decision["decided_by"],
             decision_rule=decided.rule,
             confidence=evaluation.confidence.params["level"],
+            uncapped_confidence=evaluation.confidence.params["uncapped"],
             next_steps=tuple(evaluation.next_steps),
             trace=tuple(map(Firing._make, evaluation.trace)),
             facts=tuple(evaluation.facts),
@@ -354,7 +356,7 @@ class Engine:
 
 def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action], unanswered: int) -> dict[str, Any]:
     """The tally's properties: scores and metrics from the votes cast, flags for the fired
-    overrides that recommend. Sums are exact (`fsum`), so the order of the votes never matters."""
+    overrides that recommend, `review` when a review flag fired. Sums are exact (`fsum`), so the order of the votes never matters."""
     options = program.options
     weights: dict[str, list[float]] = {option: [] for option in options}
     for vote in votes:
@@ -374,6 +376,8 @@ def tally(program: Program, votes: Sequence[Action], overrides: Sequence[Action]
     for override in overrides:
         if override.params["effect"] == "recommend":
             out[f"o_{override.rule}"] = 1
+        else:
+            out["review"] = 1
     return out
 
 

@@ -28,7 +28,8 @@ import operator
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
-from engine.evaluate.compiler import Part, Program, encode_intake, normalise
+from engine.evaluate.compiler import Part, Program, encode_intake
+from engine.rules.conditions import normalise
 from engine.evaluate.runtime import Engine, Verdict, tally
 
 LETTER = {"yes": "y", "no": "n", "unknown": "u"}

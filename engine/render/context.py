@@ -13,25 +13,37 @@ rules digest; building a context is then a few dozen small dicts.
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import __version__
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
-from engine.rules.model import AllOf, AnswerIs, AnyOf, Condition, Rules
-from engine.files import GENERATOR_MARK
+from engine.rules.conditions import Wording, field_label, prose, value_text
+from engine.rules.model import Rules
+from engine.files import GENERATOR
 
 DIGEST_SHORT = 12
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-# Words of profile field names shown in capitals or as names (the fields have no labels in the rules).
-_FIELD_WORDS = {"sis": "SIS", "sftp": "SFTP", "csv": "CSV", "id": "ID", "nces": "NCES", "lea": "LEA", "clever": "Clever"}
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def wording(rules: Rules) -> Wording:
+    """What the prose of conditions needs from the rules: question texts, catalogue descriptions."""
+    return Wording({q.id: q.text.strip() for q in rules.questions}, {k: c.description for k, c in rules.catalogues.items()})
+
+
+def rules_info(rules: Rules) -> dict[str, Any]:
+    """The `rules` variable: the rules' name, version and digest."""
+    return {
+        "name": _text(rules.manifest.name),
+        "version": rules.version,
+        "digest": rules.digest,
+        "digest_short": rules.digest[:DIGEST_SHORT],
+    }
 
 
 def _text(value: str | None) -> RulesText | None:
@@ -56,8 +68,11 @@ class _RulesView:
     rationale: dict[str, RulesText]
     overrides: dict[str, Any]
     override_questions: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+    condition_text: dict[str, RulesText]  # each override's condition in prose
+    override_reads: dict[str, dict[str, Any]]  # how many questions, and whether the profile, it reads
     derived: dict[str, RulesText]
     levels: dict[str, tuple[RulesText, RulesText]]
+    review_note: RulesText | None
     next_steps: dict[str, tuple[int, RulesText]]
     tie_break_reason: RulesText
     rules: dict[str, Any]
@@ -77,6 +92,7 @@ def _view(rules: Rules) -> _RulesView:
 
 
 def _build_view(rules: Rules) -> _RulesView:
+    words = wording(rules)
     themes = {t.id: _text(t.label) for t in rules.themes}
     options = {
         o.id: {
@@ -110,53 +126,24 @@ def _build_view(rules: Rules) -> _RulesView:
         factors=rules.index.factors,
         rationale={f.id: _text(f.rationale) for f in rules.factors},
         overrides=rules.index.overrides,
-        override_questions={o.id: tuple(_answer_tests(o.when)) for o in rules.overrides},
+        override_questions={o.id: o.when.supporting_answers() for o in rules.overrides},
+        condition_text={o.id: RulesText(prose(o.when, words)) for o in rules.overrides},
+        override_reads={
+            o.id: {"reads_questions": len(o.when.questions_read()), "reads_profile": bool(o.when.profile_read())}
+            for o in rules.overrides
+        },
         derived={d.id: _text(d.explanation) for d in rules.derived},
         levels={k: (_text(v.label), _text(v.description)) for k, v in rules.policy.levels.items()},
+        review_note=_text(rules.policy.review.note) if rules.policy.review else None,
         next_steps={n.id: (n.priority, _text(n.text)) for n in rules.next_steps},
         tie_break_reason=_text(rules.policy.tie_break_reason),
-        rules={
-            "name": _text(rules.manifest.name),
-            "version": rules.version,
-            "digest": rules.digest,
-            "digest_short": rules.digest[:DIGEST_SHORT],
-        },
+        rules=rules_info(rules),
     )
-
-
-def _answer_tests(condition: Condition | None) -> list[tuple[str, tuple[str, ...]]]:
-    """The answer tests of a condition, outside any `not`: the answers that can make it hold."""
-    if isinstance(condition, AnswerIs):
-        return [(condition.question, condition.values)]
-    if isinstance(condition, (AllOf, AnyOf)):
-        tests = [t for item in condition.items for t in _answer_tests(item)]
-        return list(dict.fromkeys(tests))
-    return []
 
 
 def date_text(day: datetime.date) -> str:
     """A date as a US reader writes it: November 28, 2026."""
     return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
-
-
-@functools.lru_cache(maxsize=256)
-def field_label(name: str) -> str:
-    """A profile field name for people: `uses_clever` -> "Uses Clever", `sis` -> "SIS"."""
-    words = [_FIELD_WORDS.get(w, w) for w in name.split("_") if w]
-    if words and words[0] == words[0].lower():
-        words[0] = words[0][:1].upper() + words[0][1:]
-    return " ".join(words)
-
-
-def value_text(value: Any) -> str:
-    """A profile value for people: 18,400; yes / no; text as written."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
-    return str(value)
 
 
 def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, Any]:
@@ -175,9 +162,11 @@ def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, An
     options = _options(view, option, scores, voting)
     overrides = _overrides(view, outcome.overrides, rec.deciding_override, by_question)
     unanswered = [q for q in questions if q["answer"] == "unknown"]
+    open_questions = [_open_question(o, by_question, view.option_label) for o in rec.open_questions]
     level_label, level_description = view.levels[rec.confidence]
+    uncapped = outcome.uncapped_confidence
     return {
-        "generator": f"{GENERATOR_MARK} {__version__}",
+        "generator": GENERATOR,
         "generated": {"date": generated.isoformat(), "text": date_text(generated)},
         "district": _district(rec.district),
         "recommendation": {
@@ -190,7 +179,10 @@ def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, An
             "confidence_label": level_label,
             "confidence_description": level_description,
             "score": scores.get(option, 0),
-            "needs_review": any(o["effect"] == "review" for o in overrides),
+            "needs_review": rec.needs_review,
+            "review_note": view.review_note if rec.needs_review else None,
+            "capped_from": uncapped if uncapped != rec.confidence else None,
+            "capped_from_label": view.levels[uncapped][0] if uncapped != rec.confidence else None,
             "tie_break_reason": view.tie_break_reason,
         },
         "options": options,
@@ -208,8 +200,8 @@ def build_context(rec: Recommendation, generated: datetime.date) -> dict[str, An
         "questions": questions,
         "unanswered": unanswered,
         "flips": [_flip(w, by_question, view) for w in rec.flips],
-        "open_questions": [_open_question(o, by_question, view.option_label) for o in rec.open_questions],
-        "unknowns": _unknowns(rec, view.option_label),
+        "open_questions": open_questions,
+        "unknowns": _unknowns(rec, view.option_label, open_questions),
         "next_steps": [
             {"id": n, "text": view.next_steps[n][1]} for n in sorted(outcome.next_steps, key=lambda n: view.next_steps[n][0])
         ],
@@ -307,7 +299,9 @@ def _overrides(
                 "option_label": view.option_label.get(rule.option) if rule.option else None,
                 "reason": _text(rule.reason),
                 "revisit_when": _text(rule.revisit_when),
+                "condition_text": view.condition_text[oid],
                 "decided": oid == deciding,
+                **view.override_reads[oid],
                 "questions": [
                     {"question": q["id"], "number": q["number"], "text": q["text"], "answer": q["answer"]} for q in answers
                 ],
@@ -356,12 +350,17 @@ def _open_question(open_q: Any, by_question: dict[str, dict[str, Any]], label: d
     }
 
 
-def _unknowns(rec: Recommendation, label: dict[str, RulesText]) -> dict[str, Any]:
+def _unknowns(rec: Recommendation, label: dict[str, RulesText], open_questions: list[dict[str, Any]]) -> dict[str, Any]:
     combos = rec.combinations
     open_count = len(rec.open_questions)
+    contrary = rec.contrary
+    by_question = {o["question"]: o for o in open_questions}
     return {
         "count": open_count,
         "exhaustive": combos is not None or open_count == 0,
         "combinations": sum(combos.values()) if combos else (0 if open_count == 0 else None),
         "outcomes": [{"option": o, "label": label[o], "count": n} for o, n in (combos or {}).items()],
+        "recommended_count": (combos or {}).get(rec.option, 0),
+        "contrary": {"option": contrary, "label": label[contrary], "count": combos[contrary]} if contrary and combos else None,
+        "deciding": [{k: by_question[q][k] for k in ("question", "number", "text")} for q in rec.deciding_questions()],
     }

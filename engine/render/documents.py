@@ -1,7 +1,7 @@
 """Advice documents: a Recommendation rendered through a Jinja template, in Markdown or HTML.
 
     renderer = Renderer(None)                       # ./templates, the checkout's, or the shipped copy
-    text = renderer.render(rec, "html", generated=generation_date(None))
+    text = renderer.render(rec, "html", generated=generation_date(None, "date"))
     renderer.context(rec, generated=...)            # exactly what templates see (JSON data)
 
 One Renderer builds its two sandboxed environments once and compiles each template once, so a batch
@@ -27,30 +27,29 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from engine.evaluate.advisor import Recommendation
 from engine.render.context import build_context
 from engine.errors import InputError, SourceLocation, TemplateError
-from engine.files import GENERATOR_MARK
+from engine.files import with_mark
 from engine import paths
 from engine.paths import display
 from engine.render.limits import OutputTooLarge, RenderTimeout, collect
 from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
+from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
 from engine.render.sandbox import DocumentSandbox, Limits
 
-FORMATS = ("md", "html")
-DEFAULT_TEMPLATES = {"md": "advice.md.j2", "html": "advice.html.j2"}
-_SNIFF = 4096
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
-def generation_date(arg: str | None) -> datetime.date:
-    """The date a document says it was made: `--date`, else $SOURCE_DATE_EPOCH (UTC), else today."""
+def generation_date(arg: str | None, given_as: str) -> datetime.date:
+    """The date a document says it was made: `arg` (YYYY-MM-DD; `given_as` names the option it
+    came from in a message), else $SOURCE_DATE_EPOCH (UTC), else today."""
     if arg is not None:
         try:
             if not _DATE.fullmatch(arg.strip()):
                 raise ValueError
             return datetime.date.fromisoformat(arg.strip())
         except ValueError:
-            raise InputError.at(SourceLocation("--date"), f"expected a date as YYYY-MM-DD, got {arg!r}") from None
+            raise InputError.at(SourceLocation(given_as), f"expected a date as YYYY-MM-DD, got {arg!r}") from None
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
         try:
@@ -70,10 +69,10 @@ class Renderer:
     """Renders recommendations with the templates of one folder."""
 
     def __init__(self, templates_dir: Path | None = None, *, limits: Limits | None = None) -> None:
-        self.folder = paths.templates_dir(templates_dir)
+        self.folder = paths.templates_dir(templates_dir, TEMPLATES_MARKER)
         self.limits = limits or Limits()
         self.loader = TemplateFolder(self.folder)
-        self._envs = {fmt: DocumentSandbox(self.loader, fmt, self.limits) for fmt in FORMATS}
+        self._envs = {fmt: DocumentSandbox(self.loader, templating, self.limits) for fmt, templating in DOCUMENTS.items()}
         for env in self._envs.values():
             env.bytecode_cache = TemplateBytecode.for_environment(env)
         self._compiled: dict[tuple[str, str], Template] = {}
@@ -92,8 +91,8 @@ class Renderer:
 
     def template(self, fmt: str, template: str | None = None) -> Template:
         """The compiled template for a format (and `--template` choice); compiled once per Renderer."""
-        if fmt not in FORMATS:
-            raise InputError.at(SourceLocation("--format"), f"documents are md or html, not {fmt!r}")
+        if fmt not in DOCUMENTS:
+            raise InputError.at(SourceLocation("format"), f"documents are {' or '.join(DOCUMENTS)}, not {fmt!r}")
         key = (fmt, template or "")
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -107,7 +106,7 @@ class Renderer:
             self._compiled[key] = compiled
         return compiled
 
-    def check(self, formats: tuple[str, ...] = FORMATS) -> None:
+    def check(self, formats: tuple[str, ...] = tuple(DOCUMENTS)) -> None:
         """Compile every template of the folder for `formats` now (a batch calls this once, before its
         workers start): syntax errors and symbolic links surface as a TemplateError. Errors that
         depend on a district (a misspelt variable) only show when rendering."""
@@ -141,7 +140,7 @@ class Renderer:
 
     def _resolve(self, fmt: str, template: str | None) -> str:
         if template is None:
-            return DEFAULT_TEMPLATES[fmt]
+            return DOCUMENTS[fmt].template
         given = template.strip()
         if "/" in given or os.sep in given:
             return self._add_file(Path(given))
@@ -217,10 +216,7 @@ class Renderer:
 
 def _finish(text: str) -> str:
     """Tidy whitespace (no trailing spaces, at most one blank line in a row, one final newline) and
-    make sure the generator mark is near the top, so `-o` may replace the file later."""
+    make sure the generator mark is near the top (`files.with_mark`), so a later write may replace the file."""
     if " \n" in text or ("\t" in text and "\t\n" in text):  # a lone "\t" is found ~10x faster than "\t\n"
         text = _TRAILING_SPACE.sub("\n", text)
-    text = _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
-    if GENERATOR_MARK not in text[:_SNIFF]:
-        text = f"<!-- generated by {GENERATOR_MARK} -->\n" + text
-    return text
+    return with_mark(_BLANK_LINES.sub("\n\n", text).strip("\n") + "\n")

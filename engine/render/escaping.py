@@ -10,14 +10,13 @@ Two levels, both producing one line (whitespace, newlines included, collapses to
   that `(`, `)`, `!`, `{`, `}` inside the text stay as they are. Without an unescaped `[`, `]` or `<`
   they cannot form a link, an image or an autolink, and the raw Markdown stays readable.
 
-HTML is escaped as Jinja's autoescape does it (markupsafe); `html_print` is that, in one call.
+HTML is escaped as Jinja's autoescape does it (markupsafe).
 """
 
 from __future__ import annotations
 
 import re
 
-from markupsafe import Markup, escape
 
 # Characters that are Markdown syntax wherever they appear (CommonMark, GitHub Flavored Markdown,
 # markdown-it): code spans, emphasis, links and images, raw HTML and autolinks, table cells,
@@ -117,15 +116,3 @@ def html_finalize(value: object) -> object:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return value
-
-
-def html_print(value: object) -> str:
-    """What `{{ value }}` prints in HTML: `escape(html_finalize(value))`, as text to join (the
-    compiled templates call it: `template_codegen`). Numbers and markup, most of a chart, need
-    neither escaping nor a new `Markup`."""
-    kind = type(value)
-    if kind is Markup:
-        return value
-    if kind is int or kind is float:
-        return str(value)
-    return escape(html_finalize(value))

@@ -45,9 +45,9 @@ from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from engine.render.escaping import MarkdownText, html_finalize, html_print, markdown_finalize
+from engine.render.escaping import MarkdownText, html_finalize, markdown_finalize
 from engine.render.limits import time_limit
-from engine.render.codegen import JoinedOutput
+from engine.render.formats import DOCUMENTS, Templating
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Limits:
     max_int_bits: int = 4_096  # size of an integer computed in a template
 
 
-MARKUP_FILES = {"md": "_markdown.j2", "html": "_html.j2"}  # where each format sets its tokens, `m`
+_MARKUP_FILES = frozenset(d.markup_file for d in DOCUMENTS.values())  # where each format sets its tokens, `m`
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _STATE = threading.local()
 # The loop variable's fields a template reads most (all plain values; the rest take the checked path).
@@ -87,14 +87,12 @@ def _size(value: Any) -> int:
 
 
 class DocumentSandbox(ImmutableSandboxedEnvironment):
-    """A sandboxed Jinja environment for one output format ("md" or "html")."""
+    """A sandboxed Jinja environment for one document format (`formats.DOCUMENTS`)."""
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
-    code_generator_class = JoinedOutput  # one yield per run of output (template_codegen)
-    print_html = staticmethod(html_print)  # what compiled HTML templates print values with
 
-    def __init__(self, loader: BaseLoader, fmt: str, limits: Limits) -> None:
-        markdown = fmt == "md"
+    def __init__(self, loader: BaseLoader, fmt: Templating, limits: Limits) -> None:
+        markdown = fmt.escaping == "markdown"
         super().__init__(
             loader=loader,
             undefined=StrictUndefined,
@@ -109,7 +107,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         )
         self.markdown = markdown
         self.limits = limits
-        self.markup_file = MARKUP_FILES[fmt]
+        self.markup_file = fmt.markup_file
         self.tokens: dict[str, str] = {}  # the markup tokens FoldMarkup builds into templates
         self._format_loaded = False
         self.globals.pop("lipsum", None)
@@ -272,7 +270,7 @@ class FoldMarkup(Extension):
     def filter_stream(self, stream: TokenStream) -> Any:
         tokens = list(stream)
         env = self.environment
-        if stream.name in MARKUP_FILES.values() or not isinstance(env, DocumentSandbox):
+        if stream.name in _MARKUP_FILES or not isinstance(env, DocumentSandbox):
             yield from tokens
             return
         binding = _binds_m(tokens)

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Callable, Iterable
+from typing import Callable
 
 from engine.errors import Diagnostic, InputError, SourceLocation, did_you_mean
 from engine.rules.source import Document
-from engine.rules.model import (
-    ANSWERS,
-    AllOf,
-    AnswerIs,
-    AnyOf,
-    Condition,
-    DecidedBy,
-    MetricTest,
-    Not,
-    ProfileTest,
-    Rules,
-    atoms,
-)
+from engine.rules.conditions import ANSWERS, AnyOf, Condition, Scope, World, atoms
+from engine.rules.model import Rules
 
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
-FIXED_FACT_PROPERTIES = 16  # sid, t, option, leader, decided_by, metrics ... (see compiler.py)
+FIXED_FACT_PROPERTIES = 17  # sid, t, option, leader, decided_by, review, metrics ... (see compiler.py)
 MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _MAX_ENUMERATED_WORLDS = 20_000  # beyond this the check is skipped rather than slow
@@ -105,24 +94,21 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     level_ids = list(policy["levels"])
     for i, c in enumerate(policy["confidence"]):
         ref("policy", ("policy", "confidence", i, "level"), c["level"], level_ids, "confidence level")
+    if "at_most" in policy.get("review", {}):
+        ref("policy", ("policy", "review", "at_most"), policy["review"]["at_most"], level_ids, "confidence level")
 
-    # conditions: references and where metrics may appear
+    # conditions: references, and forms allowed only in the policy
     catalogue_ids = list(rules.catalogues)
-    for stem, conditions, policy_only_allowed in (
-        ("overrides", [o.when for o in rules.overrides], False),
-        ("derived", [d.when for d in rules.derived], False),
-        ("next_steps", [n.when for n in rules.next_steps], False),
-        ("policy", [c.when for c in rules.policy.confidence], True),
+    for conditions, policy in (
+        ([o.when for o in rules.overrides], False),
+        ([d.when for d in rules.derived], False),
+        ([n.when for n in rules.next_steps], False),
+        ([c.when for c in rules.policy.confidence], True),
     ):
+        scope = Scope(question_ids, catalogue_ids, policy)
         for condition in conditions:
-            for atom in atoms(condition):
-                if isinstance(atom, AnswerIs) and atom.question not in question_ids:
-                    report_at(atom.loc, f"unknown question '{atom.question}'{did_you_mean(atom.question, question_ids)}")
-                if isinstance(atom, ProfileTest) and atom.op == "in_catalogue" and atom.value not in catalogue_ids:
-                    report_at(atom.loc, f"unknown catalogue '{atom.value}'{did_you_mean(atom.value, catalogue_ids)}")
-                if isinstance(atom, (MetricTest, DecidedBy)) and not policy_only_allowed:
-                    what = "metric" if isinstance(atom, MetricTest) else "decided_by"
-                    report_at(atom.loc, f"'{what}' conditions are only allowed in policy.yaml confidence levels")
+            if condition is not None:
+                problems.extend(Diagnostic(loc, message) for loc, message in condition.problems(scope))
 
     # every question votes for each answer, unless informational
     covered = {(f.question, f.answer) for f in rules.factors}
@@ -172,6 +158,7 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     engine_rules = (  # see compiler.compile_rules: tally, tie-break and (with derived rules) admit
         len(rules.derived) + (1 if rules.derived else 0) + len(rules.factors) + 2 * len(rules.overrides)
         + len(rules.options) + 2 + len(rules.policy.confidence) + len(rules.next_steps)
+        + sum(1 for c in rules.policy.confidence if c.level in rules.policy.capped_levels())
     )
     if engine_rules > MAX_ENGINE_RULES:
         report(
@@ -202,37 +189,18 @@ def _unique(report: Callable, stem: str, paths: list[tuple], ids: list[str], nou
 def _implies(premise: Condition, conclusion: Condition) -> bool:
     """Whether `premise` implies `conclusion`, by enumerating the answers and tests they share.
 
-    Profile tests are treated as independent true/false variables, which can only make the
-    check more cautious (it may miss an implication; it never invents one).
+    Tests of anything but answers are treated as independent true/false variables, which can only
+    make the check more cautious (it may miss an implication; it never invents one).
     """
-    questions = sorted({a.question for a in _all_atoms(premise, conclusion) if isinstance(a, AnswerIs)})
-    tests = sorted({a for a in _all_atoms(premise, conclusion) if isinstance(a, ProfileTest)}, key=repr)
+    shared = list(atoms(premise)) + list(atoms(conclusion))
+    questions = sorted(set().union(*(a.questions_read() for a in shared)))
+    tests = sorted({a for a in shared if not a.questions_read()}, key=repr)
     if len(ANSWERS) ** len(questions) * 2 ** len(tests) > _MAX_ENUMERATED_WORLDS:
         return False
     for answers in itertools.product(ANSWERS, repeat=len(questions)):
         given = dict(zip(questions, answers))
         for truths in itertools.product((True, False), repeat=len(tests)):
-            world = (given, dict(zip(tests, truths)))
-            if _holds(premise, world) and not _holds(conclusion, world):
+            world = World(given, dict(zip(tests, truths)))
+            if premise.holds(world) and not conclusion.holds(world):
                 return False
     return True
-
-
-def _all_atoms(*conditions: Condition) -> Iterable[Any]:
-    for condition in conditions:
-        yield from atoms(condition)
-
-
-def _holds(condition: Condition, world: tuple[dict[str, str], dict[Any, bool]]) -> bool:
-    answers, tests = world
-    if isinstance(condition, AllOf):
-        return all(_holds(c, world) for c in condition.items)
-    if isinstance(condition, AnyOf):
-        return any(_holds(c, world) for c in condition.items)
-    if isinstance(condition, Not):
-        return not _holds(condition.item, world)
-    if isinstance(condition, AnswerIs):
-        return answers[condition.question] in condition.values
-    if isinstance(condition, ProfileTest):
-        return tests[condition]
-    return False

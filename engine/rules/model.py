@@ -7,99 +7,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Union
+from typing import Any
 
 from engine.errors import SourceLocation
-
-ANSWERS = ("yes", "no", "unknown")
-DECIDED_BY = ("override", "score", "tie_break")
-NUMERIC_OPS = ("at_least", "at_most", "more_than", "less_than")
-
-Locate = Callable[[tuple], SourceLocation]
-
-
-# --- conditions -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AnswerIs:
-    question: str
-    values: tuple[str, ...]
-    loc: SourceLocation = field(compare=False)
-
-
-@dataclass(frozen=True)
-class ProfileTest:
-    field: str
-    op: str
-    value: Any
-    loc: SourceLocation = field(compare=False)
-
-
-@dataclass(frozen=True)
-class MetricTest:
-    metric: str
-    op: str
-    value: float
-    loc: SourceLocation = field(compare=False)
-
-
-@dataclass(frozen=True)
-class DecidedBy:
-    value: str
-    loc: SourceLocation = field(compare=False)
-
-
-@dataclass(frozen=True)
-class AllOf:
-    items: tuple["Condition", ...]
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    items: tuple["Condition", ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    item: "Condition"
-
-
-Condition = Union[AnswerIs, ProfileTest, MetricTest, DecidedBy, AllOf, AnyOf, Not]
-
-
-def parse_condition(data: dict[str, Any], path: tuple, locate: Locate) -> Condition:
-    """A schema-valid `when:` mapping as a Condition tree."""
-    loc = locate(path)
-    if "all" in data:
-        return AllOf(tuple(parse_condition(c, path + ("all", i), locate) for i, c in enumerate(data["all"])))
-    if "any" in data:
-        return AnyOf(tuple(parse_condition(c, path + ("any", i), locate) for i, c in enumerate(data["any"])))
-    if "not" in data:
-        return Not(parse_condition(data["not"], path + ("not",), locate))
-    if "answer" in data:
-        values = data["is"] if isinstance(data["is"], list) else [data["is"]]
-        return AnswerIs(data["answer"], tuple(values), loc)
-    if "decided_by" in data:
-        return DecidedBy(data["decided_by"], loc)
-    subject = "metric" if "metric" in data else "profile"
-    (op,) = [k for k in data if k != subject]
-    if subject == "metric":
-        return MetricTest(data["metric"], op, data[op], loc)
-    return ProfileTest(data["profile"], op, data[op], loc)
-
-
-def atoms(condition: Condition | None) -> Iterator[Condition]:
-    """Every leaf test in a condition."""
-    if condition is None:
-        return
-    if isinstance(condition, (AllOf, AnyOf)):
-        for item in condition.items:
-            yield from atoms(item)
-    elif isinstance(condition, Not):
-        yield from atoms(condition.item)
-    else:
-        yield condition
+from engine.rules.conditions import Condition
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -192,12 +103,30 @@ class Level:
 
 
 @dataclass(frozen=True)
+class ReviewPolicy:
+    """How a review flag bears on the confidence: capped at a level, and qualified by a phrase."""
+
+    at_most: str | None
+    note: str
+    loc: SourceLocation
+
+
+@dataclass(frozen=True)
 class Policy:
     tie_break: str
     tie_break_reason: str
     confidence: tuple[ConfidenceRule, ...]
-    levels: dict[str, Level]
+    levels: dict[str, Level]  # strongest first
     tie_break_loc: SourceLocation
+    review: ReviewPolicy | None = None
+
+    def capped_levels(self) -> tuple[str, ...]:
+        """The levels stronger than the review cap: a review flag lowers them to the cap."""
+        cap = self.review.at_most if self.review else None
+        if cap is None or cap not in self.levels:
+            return ()
+        order = list(self.levels)
+        return tuple(order[: order.index(cap)])
 
 
 @dataclass(frozen=True)
@@ -322,20 +251,8 @@ class Rules:
         conditions += [o.when for o in self.overrides]
         conditions += [c.when for c in self.policy.confidence] + [n.when for n in self.next_steps]
         for condition in conditions:
-            for atom in atoms(condition):
-                if isinstance(atom, ProfileTest):
-                    kinds.setdefault(atom.field, _kind_of(atom))
+            if condition is not None:
+                for name, kind in condition.profile_read().items():
+                    kinds.setdefault(name, kind)
         return kinds
 
-
-def _kind_of(test: ProfileTest) -> str:
-    if test.op in NUMERIC_OPS:
-        return "number"
-    if test.op == "present":
-        return "any"
-    sample = test.value[0] if isinstance(test.value, list) and test.value else test.value
-    if isinstance(sample, bool):
-        return "boolean"
-    if isinstance(sample, (int, float)):
-        return "number"
-    return "text"

@@ -29,11 +29,12 @@ from engine.rules.model import (
     Option,
     Override,
     Policy,
+    ReviewPolicy,
     Question,
     Rules,
     Theme,
-    parse_condition,
 )
+from engine.rules.conditions import parse_condition
 from engine.paths import display, rules_dir
 from engine.rules.schema import packaged_schemas, validate
 
@@ -237,7 +238,15 @@ def _policy(src: _Sources) -> Policy:
         confidence.append(ConfidenceRule(f"confidence.{c['level']}.{i + 1}", c["level"], when, at(("policy", "confidence", i))))
     levels = {k: Level(k, v["label"], v["description"]) for k, v in data["levels"].items()}
     tie = data["tie_break"]
-    return Policy(tie["option"], tie["reason"], tuple(confidence), levels, at(("policy", "tie_break", "option")))
+    review = data.get("review")
+    return Policy(
+        tie["option"],
+        tie["reason"],
+        tuple(confidence),
+        levels,
+        at(("policy", "tie_break", "option")),
+        ReviewPolicy(review.get("at_most"), review["note"].strip(), at(("policy", "review"))) if review else None,
+    )
 
 
 def _next_steps(src: _Sources) -> tuple[NextStep, ...]:

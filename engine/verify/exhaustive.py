@@ -35,7 +35,7 @@ from typing import IO, Any, Iterable, NamedTuple, Sequence
 from engine import cache
 from engine.cores import usable_cores
 from engine.errors import EXIT_FAILED, EXIT_OK, EngineError
-from engine.rules.model import AnswerIs, ProfileTest, Rules, atoms
+from engine.rules.model import Rules
 
 CHUNK = 64  # answer sets per engine call
 MIN_PARALLEL = 2_048  # fewer evaluations than this run in-process: a pool costs more than it saves
@@ -416,7 +416,7 @@ def analyse(rules: Rules, enumeration: Enumeration, *, seconds: float = 0.0, wor
             unknown_only[override.id] = witness
             if note:
                 warnings.append(note)
-        elif any(isinstance(a, ProfileTest) for a in atoms(override.when)):
+        elif override.when.profile_read():
             warnings.append(
                 f"override '{override.id}' ({override.loc}) fires for no combination of answers; it tests profile "
                 "fields, which this check does not vary"
@@ -454,7 +454,7 @@ def analyse(rules: Rules, enumeration: Enumeration, *, seconds: float = 0.0, wor
 def _search_unknowns(rules: Rules, override_id: str) -> tuple[dict[str, str] | None, str]:
     """Answers (with `unknown` allowed for the questions the override tests) that make it fire."""
     override = next(o for o in rules.overrides if o.id == override_id)
-    tested = sorted({a.question for a in atoms(override.when) if isinstance(a, AnswerIs)})
+    tested = sorted(override.when.questions_read())
     if not tested or len(tested) > MAX_UNKNOWN_SEARCH:
         return None, ""
     others = {q.id: "yes" for q in rules.questions if q.id not in tested}

@@ -13,6 +13,8 @@ the head (`--rules`, default the working rules) — are loaded side by side in o
   two versions' compiled decision logic is identical (a change of wording only), no answer set
   can come out differently and none is evaluated;
 * every example district (its answers and profile, by both versions);
+* the decision guide (`rostering-advisor guide`, Markdown, with the head's templates): a unified
+  diff of what the published guide would say before and after;
 * for each kind of change, a few minimal answer sets that show it. A kind of change is the first
   of option, confidence, decided_by, overrides, next steps that differs, with its before and after
   (for the lists: what stops and what starts firing). A minimal set is found by shrinking: from a
@@ -30,6 +32,7 @@ fails; 2 bad input (rules that do not load, an unknown revision).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import re
@@ -44,11 +47,13 @@ from typing import IO, Any, Sequence
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
 from engine.cores import usable_cores
 from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from engine.rules.conditions import AllOf, AnyOf
 from engine.rules.model import Rules
 from engine.paths import display, rules_dir
 from engine.verify.regress import load_districts
 from engine.rules.rulebook import RULE_FILES, content_digest, load_rules
 
+MAX_GUIDE_DIFF_LINES = 300  # lines of the guide's diff shown in the Markdown report
 MAX_MINIMAL_SETS = 3  # minimal answer sets shown per kind of change
 MAX_SEEDS = 5  # combinations shrunk per kind of change
 MAX_SHRUNK_KINDS = 12  # kinds of change given minimal answer sets (the most frequent come first)
@@ -246,7 +251,7 @@ def _condition_change(old: Any, new: Any) -> str:
         return f"{_flow(old) if old is not None else '(none)'} → {_flow(new) if new is not None else '(none)'}"
     if isinstance(old, dict) and isinstance(new, dict) and len(old) == len(new) == 1:
         ((key, a),), ((other, b),) = old.items(), new.items()
-        if key == other and key in ("all", "any") and isinstance(a, list) and isinstance(b, list):
+        if key == other and key in (AllOf.key, AnyOf.key) and isinstance(a, list) and isinstance(b, list):
             gone, came = _gone_came(a, b)
             if len(gone) + len(came) < max(len(a), len(b)):
                 return f"{key}: " + ", ".join([*(f"− {_flow(x)}" for x in gone), *(f"+ {_flow(x)}" for x in came)])
@@ -412,6 +417,7 @@ class ImpactReport:
     seconds: float
     workers: int
     notes: tuple[str, ...] = field(default=())
+    guide_diff: tuple[str, ...] | None = None  # unified diff of the decision guide; None: no guide template
 
     @property
     def recommendations_changed(self) -> bool:
@@ -454,8 +460,10 @@ def compare(
     examples: Sequence[tuple[str, str, Any]] = (),
     *,
     workers: int | None = None,
+    templates: Path | None = None,
 ) -> ImpactReport:
-    """Compare two versions of the rules; `examples` are (name, path, District) read with the head rules."""
+    """Compare two versions of the rules; `examples` are (name, path, District) read with the head rules,
+    the decision guide rendered with the templates of `templates` (default: as `guide` finds them)."""
     from engine.evaluate.advisor import Advisor
 
     started = time.perf_counter()
@@ -492,7 +500,22 @@ def compare(
         seconds=time.perf_counter() - started,
         workers=workers,
         notes=tuple(notes),
+        guide_diff=guide_diff(base, head, templates),
     )
+
+
+def guide_diff(base: RulesVersion, head: RulesVersion, templates: Path | None = None) -> tuple[str, ...] | None:
+    """The unified diff of the Markdown decision guide from `base` to `head` (empty: no change), both
+    rendered with the same templates and date; None when the templates folder has no guide template."""
+    from engine.render.documents import Renderer, generation_date
+    from engine.render.guide import GUIDE_TEMPLATE, render_guide
+
+    renderer = Renderer(templates)
+    if not any(name.startswith(f"{GUIDE_TEMPLATE}.") for name in renderer.loader.list_templates()):
+        return None
+    day = generation_date(None, "SOURCE_DATE_EPOCH")
+    before, after = (render_guide(renderer, v.rules, "md", generated=day).splitlines() for v in (base, head))
+    return tuple(difflib.unified_diff(before, after, f"guide {base.label}", f"guide {head.label}", n=1, lineterm=""))
 
 
 FIELDS = ("option", "confidence", "decided_by", "overrides", "next_steps")
@@ -756,6 +779,16 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         lines.append("No example district's advice changes.")
     else:
         lines.append("No example districts were found.")
+    lines += ["", "### The decision guide", ""]
+    if report.guide_diff is None:
+        lines.append("Not rendered: the templates folder has no guide template.")
+    elif not report.guide_diff:
+        lines.append("The published guide (`rostering-advisor guide`) does not change.")
+    else:
+        shown = report.guide_diff[:MAX_GUIDE_DIFF_LINES]
+        lines += ["What the published guide (`rostering-advisor guide`) says differently:", "", "```diff", *shown, "```"]
+        if len(report.guide_diff) > len(shown):
+            lines.append(f"_…and {len(report.guide_diff) - len(shown):,} more lines of the diff._")
     for note in report.notes:
         lines += ["", f"_Note: {note}._"]
     lines += [
@@ -803,7 +836,7 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         if base.label == head.label:
             head = RulesVersion(head.rules, head.folder, head.label + " (head)")
         examples = load_districts(getattr(args, "examples", None), head.rules)
-        report = compare(base, head, examples, workers=workers)
+        report = compare(base, head, examples, workers=workers, templates=getattr(args, "templates", None))
     if getattr(args, "format", "md") == "json":
         stdout.write(render_json(report))
     else:

@@ -62,9 +62,10 @@ class _Session:
     def renderer(self, project: Path) -> Any:
         if project not in self.renderers:
             from engine.render.documents import Renderer
+            from engine.render.formats import TEMPLATES_MARKER
 
             templates = project / "templates"
-            self.renderers[project] = Renderer(templates if (templates / "advice.md.j2").is_file() else None)
+            self.renderers[project] = Renderer(templates if (templates / TEMPLATES_MARKER).is_file() else None)
         return self.renderers[project]
 
 

@@ -41,6 +41,7 @@ from engine.rules.model import Rules
 from engine.paths import ANSWERS_FILES, display
 from engine.paths import example_answers as answers_file
 from engine.paths import examples_dir as find_examples_dir
+from engine.render.formats import DOCUMENTS, FORMATS
 from engine.rules.schema import validate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 GOLDEN_DATE = datetime.date(2026, 1, 15)  # the generation date golden documents are rendered with
 EXPECT_FILE = "expect.yaml"
-GOLDEN_FILES = {"md": "advice.md", "html": "advice.html"}
+GOLDEN_FILES = {name: f"advice.{FORMATS[name].extension}" for name in DOCUMENTS}
 REQUIRED_GOLDENS = ("md",)  # compared always; the others only when their file exists
 MAX_DIFF_LINES = 120
 
@@ -704,7 +705,7 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         raise InputError.at(SourceLocation("--min-coverage"), f"expected a percentage from 0 to 100, got {min_coverage:g}")
     advisor = Advisor.load(args.rules)
     renderer = Renderer(getattr(args, "templates", None))
-    date = generation_date(args.date) if getattr(args, "date", None) else GOLDEN_DATE
+    date = generation_date(args.date, "--date") if getattr(args, "date", None) else GOLDEN_DATE
     report = run_examples(
         advisor,
         find_examples_dir(getattr(args, "examples", None)),

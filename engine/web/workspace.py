@@ -20,6 +20,7 @@ from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import District, read_district
 from engine.paths import display, example_answers, examples_dir, rules_dir, templates_dir
 from engine.render.documents import Renderer
+from engine.render.formats import TEMPLATES_MARKER
 
 CONFIG_VARIABLE = "ROSTERING_ADVISOR_SERVE"  # how `serve` hands its options to uvicorn's worker processes
 
@@ -73,7 +74,7 @@ class Workspace:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.rules_dir = rules_dir(_path(config.rules))
-        self.templates_dir = templates_dir(_path(config.templates))
+        self.templates_dir = templates_dir(_path(config.templates), TEMPLATES_MARKER)
         self.examples_dir = _examples(_path(config.examples))
         self.problems: tuple[str, ...] = ()  # why the files on disk are not serving, one `file:line:col: message` each
         self._fingerprint = self._stat()
