@@ -47,6 +47,7 @@ from make_districts import TOTAL_DISTRICTS, write_csv  # noqa: E402
 import floor  # noqa: E402
 from tree_cpu import as_installed  # noqa: E402
 from engine.batch.run import BatchConfig, run_batch  # noqa: E402
+from engine.render.formats import FORMATS  # noqa: E402
 from tests.reference import evaluate as reference_evaluate  # noqa: E402
 
 TARGET_RATIO = {"md,json": 1.6, "md,html,json": 1.8}  # CPU per district against the floor (issue 18)
@@ -136,7 +137,6 @@ class Split:
 def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, formats: tuple[str, ...], out: Path) -> tuple[int, Split]:
     """The worker's stages, one at a time, on the first `rows` districts: CPU seconds each."""
     from engine.batch.input import BatchInput
-    from engine.batch.names import EXTENSIONS
     from engine.batch.rows import to_district
     from engine.compact_json import compact_bytes
     from engine.evaluate.advisor import Advisor
@@ -183,7 +183,7 @@ def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, format
                 else:
                     data = renderer.render_context(compiled[fmt], context)
                 middle = clock()
-                folder.write(f"{number}.{EXTENSIONS[fmt]}", data)
+                folder.write(f"{number}.{FORMATS[fmt].extension}", data)
                 split.render[fmt] += middle - start
                 split.write += clock() - middle
     folder.close()
@@ -213,9 +213,7 @@ def document_sizes(out: Path, formats: tuple[str, ...]) -> dict[str, float]:
     """Mean bytes of the batch's documents, per format."""
     sizes = {}
     for fmt in formats:
-        from engine.batch.names import EXTENSIONS
-
-        files = list(out.glob(f"*.{EXTENSIONS[fmt]}"))
+        files = list(out.glob(f"*.{FORMATS[fmt].extension}"))
         sizes[fmt] = sum(f.stat().st_size for f in files) / max(len(files), 1)
     return sizes
 
