@@ -146,10 +146,13 @@ class Worker:
         """(file name, text) per format, or None with the error recorded in `results`."""
         row = task.record.row
         documents = []
+        context: dict[str, Any] | None = None  # the template context: built once for all document formats
         for fmt in self.config.formats:
             start = time.perf_counter()
             try:
-                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt)))
+                if fmt in DOCUMENTS and context is None:
+                    context = self.renderer.context(recommendation, generated=self.config.generated)
+                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt, context)))
             except AdvisorError as error:
                 results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"{fmt} document: {error}"))
                 return None
@@ -190,10 +193,10 @@ class Worker:
             open_questions=tuple(o.question for o in recommendation.open_questions),
         )
 
-    def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
+    def _render(self, recommendation: Recommendation, fmt: str, context: dict[str, Any] | None) -> str | bytes:
         if fmt not in DOCUMENTS:  # JSON: the recommendation's data
             return compact_bytes(recommendation.to_dict()) + b"\n"
-        return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
+        return self.renderer.render_context(self.renderer.template(fmt, self.config.template), context)
 
 
 _WORKER: Worker | None = None
