@@ -153,6 +153,8 @@ class Engine:
         self.program = program
         self._handle = _handle_for(program)
         self._answer_names = tuple(f"a_{q}" for q in program.questions)
+        # (question, its `d_` property) for the questions derived rules answer, in the questions' order
+        self._derived_names = tuple((q, f"d_{q}") for q in program.questions if q in program.derivable)
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
         self._shared_verdicts: dict[Verdict, Verdict] = {}
 
@@ -337,12 +339,12 @@ class Engine:
             fact.pop("e", None)
             fact.pop("sid", None)
         return Outcome(
-            answers={q: intake[f"a_{q}"] for q in program.questions},
-            derived={q: intake[f"d_{q}"] for q in program.questions if f"d_{q}" in intake},
+            answers=dict(zip(program.questions, map(intake.__getitem__, self._answer_names))),
+            derived={q: intake[name] for q, name in self._derived_names if name in intake},
             votes=tuple(v.rule for v in evaluation.votes),
             overrides=tuple(o.rule for o in evaluation.overrides),
-            scores={o: decision[f"s_{o}"] for o in program.options},
-            metrics={k[2:]: v for k, v in decision.items() if k.startswith("m_")},
+            scores=dict(zip(program.options, map(decision.__getitem__, program.score_names))),
+            metrics={k[2:]: v for k, v in decision.items() if k[:2] == "m_"},
             option=decision["option"],
             decided_by=decision["decided_by"],
             decision_rule=decided.rule,
