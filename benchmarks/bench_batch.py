@@ -18,7 +18,8 @@ it stays steady while the wall clock swings 3x with the neighbours' load. Printe
 * wall time, districts/s and a pure-Python reference loop before and after: information only.
 
 `--profile` also runs the worker's code in this process under cProfile. The CSV and the output go
-to a temporary folder (kept with --keep; made in --folder, e.g. /dev/shm, to leave the disk out).
+to a temporary folder (kept with --keep; made in --folder, e.g. /dev/shm, to leave the disk out),
+and so does the disk cache (engine/cache.py): the figures are those of a first run on the rules.
 """
 
 from __future__ import annotations
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
 
     folder = Path(tempfile.mkdtemp(prefix="bench-batch-", dir=args.folder))
+    os.environ["ROSTERING_ADVISOR_CACHE"] = str(folder / "cache")  # a first run on these rules; never the user's cache
     try:
         csv_path = args.csv or write_csv(folder / "districts.csv", args.rows)
         out = folder / "out"

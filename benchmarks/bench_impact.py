@@ -1,7 +1,8 @@
 """Impact analysis speed: both rule versions × all 8,192 yes/no combinations, plus the examples.
 
 The head is a copy of rules/ with one weight changed (so the two versions' decision logic differs
-and both must be enumerated). Each run starts with an empty enumeration cache. Prints, for the
+and both must be enumerated). Each in-process run starts with an empty enumeration cache and the
+disk cache off. Prints, for the
 multi-process run (--workers, default 2) and the single-process run:
 
   * the total time of `impact.compare` (rule diff, both enumerations, examples, minimal answer
@@ -34,6 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from engine import cache  # noqa: E402
 from engine.verify import exhaustive  # noqa: E402
 from engine.verify.impact import compare, load_districts, load_version  # noqa: E402
 from tree_cpu import as_installed, cpu_ms  # noqa: E402
@@ -58,14 +60,15 @@ def changed_copy(folder: Path, weight: int = 3) -> Path:
 
 
 def timed_compare(base, head, examples, workers: int) -> tuple[float, float, int]:
-    """(total seconds, enumeration seconds, evaluations) of one cold compare."""
+    """(total seconds, enumeration seconds, evaluations) of one cold compare (the disk cache off)."""
     exhaustive.clear_cache()
     started = time.perf_counter()
-    exhaustive.enumerate_versions(
-        [exhaustive.Version(base.rules, base.folder), exhaustive.Version(head.rules, head.folder)], workers=workers
-    )
-    enumerated = time.perf_counter() - started
-    report = compare(base, head, examples, workers=workers)  # the enumerations are cached now
+    with cache.disabled():
+        exhaustive.enumerate_versions(
+            [exhaustive.Version(base.rules, base.folder), exhaustive.Version(head.rules, head.folder)], workers=workers
+        )
+        enumerated = time.perf_counter() - started
+        report = compare(base, head, examples, workers=workers)  # the enumerations are in memory now
     total = time.perf_counter() - started
     return total, enumerated, 2 * report.combinations.total
 
@@ -86,6 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     as_installed(ROOT)
     with tempfile.TemporaryDirectory() as temporary:
+        os.environ[cache.ENV_FOLDER] = str(Path(temporary) / "in-process-cache")  # never the user's cache
         head_dir = changed_copy(Path(temporary))
         base, head = load_version(ROOT / "rules"), load_version(head_dir)
         examples = load_districts(ROOT / "examples", head.rules)
@@ -97,9 +101,8 @@ def main() -> None:
         print(line("1 process", single))
         print(f"first {args.workers}-worker run (starts the fork server): {parallel[0][0]:.2f} s")
         other_head = changed_copy(Path(temporary) / "other", weight=4)
-        cache = Path(temporary) / "cache"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTERING_ADVISOR_")}
-        env["ROSTERING_ADVISOR_CACHE"] = str(cache)
+        env[cache.ENV_FOLDER] = str(Path(temporary) / "cache")
 
         def command(head_rules: Path) -> tuple[float, float]:
             """(CPU seconds, wall seconds) of the whole command comparing `head_rules` with rules/."""
