@@ -24,7 +24,7 @@ from engine.evaluate.compiler import Program, compile_conclusions, compile_parts
 from engine.rules.model import Factor, Rules
 from engine.files import GENERATOR
 from engine.rules.rulebook import load_rules
-from engine.evaluate.runtime import Engine, Outcome, Verdict
+from engine.evaluate.runtime import Engine, Outcome, Outline, Verdict
 from engine.evaluate.plan import Plan, Planner
 from engine.evaluate.variants import WORD, VariantJudge, letters
 
@@ -254,6 +254,10 @@ class Advisor:
     def evaluate(self, answer_sets: Iterable[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outcome]:
         """Bare engine outcomes for answer sets (exhaustive checks and impact analysis use this)."""
         return self.engine.evaluate(encode_intake(self.program, answers, profile or {}) for answers in answer_sets)
+
+    def outline(self, answer_sets: Sequence[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outline]:
+        """What the engine decides for each answer set, without facts and trace (exhaustive checks, impact)."""
+        return self.engine.outline([encode_intake(self.program, answers, profile or {}) for answers in answer_sets])
 
     def recommend_many(self, districts: Sequence[District]) -> list[Recommendation]:
         """Recommendations for many districts, their evaluations batched into few engine calls."""

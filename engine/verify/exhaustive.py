@@ -46,7 +46,8 @@ _CACHE: OrderedDict[tuple, "Enumeration"] = OrderedDict()
 
 
 class Brief(NamedTuple):
-    """The parts of an engine Outcome that exhaustive checks and impact reports compare."""
+    """The parts of an engine Outcome that exhaustive checks and impact reports compare: the
+    engine's `Outline` (the same fields, in the same order), or the error of an answer set."""
 
     option: str
     decided_by: str
@@ -64,24 +65,6 @@ class Brief(NamedTuple):
         if self.error:
             return f"error: {self.error}"
         return f"{self.option} ({self.decided_by}, {self.confidence})"
-
-
-def brief(outcome: Any) -> Brief:
-    """A Brief of an engine Outcome."""
-    kinds = Counter(f.kind for f in outcome.trace)
-    confidence_rule = next((f.rule for f in outcome.trace if f.kind == "confidence"), "")
-    return Brief(
-        option=outcome.option,
-        decided_by=outcome.decided_by,
-        confidence=outcome.confidence,
-        overrides=tuple(outcome.overrides),
-        next_steps=tuple(outcome.next_steps),
-        scores=tuple(sorted(outcome.scores.items())),
-        decision_rule=outcome.decision_rule,
-        confidence_rule=confidence_rule,
-        decisions=kinds.get("decide", 0),
-        confidences=kinds.get("confidence", 0),
-    )
 
 
 def _failed(message: str) -> Brief:
@@ -307,11 +290,11 @@ def evaluate_briefs(advisor: Any, answer_sets: Sequence[dict[str, str]], profile
     for low in range(0, len(answer_sets), CHUNK):
         chunk = answer_sets[low : low + CHUNK]
         try:
-            out.extend(brief(o) for o in advisor.evaluate(chunk, profile))
+            out.extend(Brief(*o) for o in advisor.outline(chunk, profile))
         except EngineError:
             for answers in chunk:  # find which answer sets fail
                 try:
-                    out.append(brief(advisor.evaluate([answers], profile)[0]))
+                    out.append(Brief(*advisor.outline([answers], profile)[0]))
                 except EngineError as error:
                     out.append(_failed(str(error)))
     return out
