@@ -57,23 +57,38 @@ DATE = "2026-01-05"
 
 
 class MemorySampler(threading.Thread):
-    """Peak resident memory of this process plus all its descendants, sampled from /proc."""
+    """Peak resident memory of this process plus all its descendants, and the CPU time of each
+    descendant (the worker processes, and a fork server's), sampled from /proc: the workers may be
+    grandchildren (forked by a fork server, which reaps them), which getrusage(RUSAGE_CHILDREN) misses."""
 
     def __init__(self, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.interval = interval
         self.peak_kb = 0
+        self.largest_kb = 0  # the largest descendant
+        self.ticks: dict[int, int] = {}  # descendant pid -> CPU clock ticks (user + system), last seen
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _family(os.getpid())))
+            self.sample()
             self._halt.wait(self.interval)
 
-    def stop(self) -> int:
+    def sample(self) -> None:
+        me, *descendants = _family(os.getpid())
+        sizes = [_rss_kb(pid) for pid in descendants]
+        self.peak_kb = max(self.peak_kb, _rss_kb(me) + sum(sizes))
+        self.largest_kb = max([self.largest_kb, *sizes])
+        for pid in descendants:
+            self.ticks[pid] = max(self.ticks.get(pid, 0), _cpu_ticks(pid))
+
+    def descendants_cpu(self) -> float:
+        """CPU seconds of the descendants seen, up to their last sample (a few ms per process may be missed)."""
+        return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
         self._halt.set()
         self.join()
-        return self.peak_kb
 
 
 def _family(pid: int) -> list[int]:
@@ -89,6 +104,15 @@ def _family(pid: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _rss_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -100,17 +124,20 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def timed_run(config: BatchConfig) -> tuple[object, float, int, tuple[float, float]]:
-    """The result, seconds end to end, peak KB sampled, and CPU seconds (this process, its workers)."""
+def timed_run(config: BatchConfig) -> tuple[object, float, MemorySampler, tuple[float, float]]:
+    """The result, seconds end to end, the sampler (memory), and CPU seconds (this process, its workers)."""
     sampler = MemorySampler()
+    sampler.sample()  # a fork server left by an earlier run counts from where it is now
+    already = sampler.descendants_cpu()
     sampler.start()
-    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     result = run_batch(config)
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = tuple(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
-    return result, elapsed, sampler.stop(), cpu  # type: ignore[return-value]
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    sampler.stop()
+    parent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return result, elapsed, sampler, (parent, sampler.descendants_cpu() - already)
 
 
 def reference_loop() -> float:
@@ -290,10 +317,11 @@ def main(argv: list[str] | None = None) -> int:
             template=args.template,
         )
         speed_before = reference_loop()
-        result, elapsed, peak_kb, (parent_cpu, workers_cpu) = timed_run(config)
+        result, elapsed, sampler, (parent_cpu, workers_cpu) = timed_run(config)
+        peak_kb = sampler.peak_kb
         speed_after = reference_loop()
         self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        child_mb = sampler.largest_kb / 1024
         times = result.times
         print(f"batch: {result.summary_line()}")
         print(f"input: {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB); formats {', '.join(formats)}; "

@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "-o", "--output", type=Path, default=Path("answers.yaml"), metavar="FILE", help="the answers file to write (default: answers.yaml)"
     )
-    sub.add_argument("--format", choices=("md", "html"), default="md", help="the advice document's format (default: md)")
+    sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md", help="the advice document's format (default: md)")
     sub.add_argument("--advice", type=Path, metavar="OUT", help="write the advice to OUT (atomically) instead of printing it")
     sub.add_argument("--all", action="store_true", help="ask every question, even once no answer can change the option")
     sub.add_argument("--force", action="store_true", help="replace FILE (and OUT) even if rostering-advisor did not write them")

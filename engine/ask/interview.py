@@ -22,7 +22,8 @@ from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import normalise_answer
 from engine.evaluate.plan import OpenQuestion, plural
 from engine.files import GENERATOR_MARK
-from engine.rules.model import ProfileTest, Rules, atoms
+from engine.rules.conditions import ProfileTest, atoms
+from engine.rules.model import Rules
 
 Check = Callable[[str], "str | None"]  # a problem with what was typed, or None
 
@@ -78,8 +79,8 @@ def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], 
                 done.profile[name] = _READ[kind](value)
                 save(done)
         plan = advisor.plan(done.data())
-        for question, why in plan.derived.items():
-            prompter.say(f"Answered by the profile: {advisor.rules.question(question).text} {why}")
+        for derived, why in plan.derived.items():
+            prompter.say(f"Answered by the profile: {advisor.rules.question(derived).text} {why}")
         prompter.say(plan.standing() + ".")
         offered = False
         while True:

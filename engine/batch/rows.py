@@ -95,7 +95,7 @@ def from_cells(row: int, cells: list[str], layout: Layout, source: str) -> Distr
         problems.sort(key=lambda problem: problem.column or 0)
     district_id = cell_value(cells, layout.id_index)
     name = cell_value(cells, layout.name_index)
-    if name and len(name) > MAX_NAME:
+    if name and layout.name_index is not None and len(name) > MAX_NAME:
         problems.append(_problem(layout.columns[layout.name_index], f"longer than {MAX_NAME} characters"))
     if problems:
         raise RowProblem(RowError(row, tuple(problems)))

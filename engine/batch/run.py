@@ -206,9 +206,12 @@ class _Run:
             in_flight: deque[tuple[list[Any], Any]] = deque()
             for records in itertools.chain(head, chunks):
                 slots, tasks = self._plan(records)
-                if tasks and runner is None:  # started only when there is work: a re-run may skip all
-                    runner = start_workers(self.worker_config, 1 if single else self.workers, isolate=self.config.isolate)
-                in_flight.append((slots, runner.submit(tasks) if tasks else None))
+                handle = None
+                if tasks:
+                    if runner is None:  # started only when there is work: a re-run may skip all
+                        runner = start_workers(self.worker_config, 1 if single else self.workers, isolate=self.config.isolate)
+                    handle = runner.submit(tasks)
+                in_flight.append((slots, handle))
                 while len(in_flight) > ahead:
                     self._finish(*in_flight.popleft(), summary)
             while in_flight:

@@ -124,6 +124,7 @@ class Recommendation:
             level += f", {rules.policy.review.note}"
         who = self.district.name
         if self.decided_by == "override":
+            assert self.deciding_override is not None  # a deciding override decided it
             override = rules.index.overrides[self.deciding_override]
             why = f"a deciding condition applies: {_first_sentence(override.reason)}"
         elif self.decided_by == "tie_break":

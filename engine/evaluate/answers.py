@@ -44,7 +44,7 @@ def normalise_answer(value: Any) -> str | None:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {1: "yes", 0: "no"}.get(value) if math.isfinite(value) else None
+        return {1.0: "yes", 0.0: "no"}.get(value) if math.isfinite(value) else None
     if isinstance(value, str):
         word = " ".join(value.strip().casefold().split())
         if word in _YES:

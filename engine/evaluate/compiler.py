@@ -213,20 +213,20 @@ def compile_rules(rules: Rules, *, next_steps: bool = True) -> Program:
         )
     if rules.derived:
         out.add("policy/derived", "derive", None, STAGE_ADMIT, Action("admit", "policy.derived"))
-    for rule in rules.factors:
-        out.factor("", "intake", rule)
-    for index, rule in enumerate(rules.overrides):
-        out.override("", "intake", rule, STAGE_OVERRIDES + index)
+    for factor in rules.factors:
+        out.factor("", "intake", factor)
+    for index, override in enumerate(rules.overrides):
+        out.override("", "intake", override, STAGE_OVERRIDES + index)
     out.add("policy/tally", "intake", None, STAGE_TALLY, Action("tally", "policy.tally"))
     _conclusion_stages(out)
-    for index, rule in enumerate(rules.next_steps if next_steps else ()):
-        chosen = {"option": rule.option}
+    for index, step in enumerate(rules.next_steps if next_steps else ()):
+        chosen = {"option": step.option}
         out.add(
-            f"next_step/{rule.id}",
+            f"next_step/{step.id}",
             "decision",
-            {"$and": [chosen, out.when(rule.when)]} if rule.when else chosen,
+            {"$and": [chosen, out.when(step.when)]} if step.when else chosen,
             STAGE_NEXT_STEPS + index,
-            Action("next_step", rule.id),
+            Action("next_step", step.id),
         )
     later = [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps if next_steps]
     derive_reads = {f"a_{d.question}" for d in rules.derived} | {name for d in rules.derived for name in _reads(d.when)}
@@ -282,25 +282,25 @@ def _conclusion_stages(out: "_Ruleset") -> None:
     )
     earlier_levels: list[Condition] = []
     capped = rules.policy.capped_levels()
-    for index, rule in enumerate(rules.policy.confidence):
-        exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([rule.when] if rule.when else [])]))
+    for index, level_rule in enumerate(rules.policy.confidence):
+        exclusive = AllOf(tuple([*(Not(c) for c in earlier_levels), *([level_rule.when] if level_rule.when else [])]))
         condition = out.when(exclusive) if exclusive.items else None
-        level = {"level": rule.level, "uncapped": rule.level}
-        if rule.level in capped:  # a review flag lowers this level to the policy's cap
+        level = {"level": level_rule.level, "uncapped": level_rule.level}
+        if level_rule.level in capped:  # a review flag lowers this level to the policy's cap
             assert rules.policy.review is not None and rules.policy.review.at_most is not None
             for flag, params in (("$nex", level), ("$ex", dict(level, level=rules.policy.review.at_most))):
                 test = {flag: {"review": 1}}
                 out.add(
-                    f"confidence/{rule.id}" + ("/review" if flag == "$ex" else ""),
+                    f"confidence/{level_rule.id}" + ("/review" if flag == "$ex" else ""),
                     "decision",
                     {"$and": [condition, test]} if condition else test,
                     STAGE_CONFIDENCE + index,
-                    Action("confidence", rule.id, params),
+                    Action("confidence", level_rule.id, params),
                 )
         else:
-            out.add(f"confidence/{rule.id}", "decision", condition, STAGE_CONFIDENCE + index, Action("confidence", rule.id, level))
-        if rule.when is not None:
-            earlier_levels.append(rule.when)
+            out.add(f"confidence/{level_rule.id}", "decision", condition, STAGE_CONFIDENCE + index, Action("confidence", level_rule.id, level))
+        if level_rule.when is not None:
+            earlier_levels.append(level_rule.when)
 
 
 def compile_parts(rules: Rules) -> Program | None:

@@ -131,11 +131,12 @@ class VariantJudge:
         """Verdicts from memoised parts and conclusions; what is missing goes to the engine in one call per stage."""
         assert self._parts is not None
         memos, conclusions = self._part_memos, self._conclusions
-        for memo in (*memos, conclusions):  # bounded; only ever large if rules read profile numbers
+        every: tuple[dict[Any, Any], ...] = (*memos, conclusions)
+        for memo in every:  # bounded; only ever large if rules read profile numbers
             if len(memo) > PIECE_MEMO_SIZE:
                 memo.clear()
         part_keys = [self._part_keys(answers, profile) for answers, profile in variants]
-        found = [list(map(dict.get, memos, keys)) for keys in part_keys]  # None where a part is not memoised
+        found: list[list[Any]] = [list(map(dict.get, memos, keys)) for keys in part_keys]  # None where a part is not memoised
         missing: dict[tuple[int, Any], dict[str, Any]] = {}
         for keys, firings, (answers, profile) in zip(part_keys, found, variants):
             if None in firings:
@@ -184,7 +185,7 @@ class VariantJudge:
         (None for a property the fact would not have); the tally fact is made from it."""
         if not self._conclusion_answers:
             return tuple(map(fields.get, self._engine.program.conclusion_reads))
-        key = []
+        key: list[Any] = []
         for name, position in self._conclusion_reads:
             if position >= 0:
                 key.append(WORD[answers[position]])

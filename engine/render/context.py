@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from engine.evaluate.advisor import Recommendation
 from engine.render.escaping import RulesText
@@ -46,6 +46,10 @@ def rules_info(rules: Rules) -> dict[str, Any]:
     }
 
 
+@overload
+def _text(value: str) -> RulesText: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: str | None) -> RulesText | None:
     return None if value is None else RulesText(value.strip())
 

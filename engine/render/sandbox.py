@@ -79,7 +79,7 @@ def _refuse(message: str) -> SecurityError:
 _SIZED = (str, list, tuple)
 _NUMBERS = frozenset({int, float})  # not bool: `type(True) is bool`
 _ABSENT = object()
-_BUILTIN_METHOD = type({}.get)
+_BUILTIN_METHOD: Any = type({}.get)  # Any: `type(x) is` it must not narrow x for the checker
 
 
 def _size(value: Any) -> int:
@@ -417,7 +417,7 @@ def _checked_filter(original: Callable, check: Check) -> Callable:
 
     else:
         # eval-context or environment filters: the first argument is that, then the value.
-        def checked(first: Any, *args: Any, **kwargs: Any) -> Any:
+        def checked(first: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]  # the other variant's first is `env`
             env = first if isinstance(first, DocumentSandbox) else first.environment
             check(env, args, kwargs)
             return env._bounded(original(first, *args, **kwargs))

@@ -13,6 +13,7 @@ Built only from schema-valid data, so parsers trust shapes and types.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -296,7 +297,7 @@ class ProfileTest(_Form):
     field: str
     op: str
     value: Any
-    loc: SourceLocation = field(compare=False)
+    loc: SourceLocation = dataclasses.field(compare=False)  # `field` is the profile field's name here
 
     @classmethod
     def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "ProfileTest":

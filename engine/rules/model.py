@@ -247,7 +247,7 @@ class Rules:
         still matter once every answer is given explicitly.
         """
         kinds: dict[str, str] = {}
-        conditions = [] if beyond_derivation else [d.when for d in self.derived]
+        conditions: list[Condition | None] = [] if beyond_derivation else [d.when for d in self.derived]
         conditions += [o.when for o in self.overrides]
         conditions += [c.when for c in self.policy.confidence] + [n.when for n in self.next_steps]
         for condition in conditions:

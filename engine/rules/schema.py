@@ -11,7 +11,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -76,8 +76,9 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
         extra = _extra_keys(error)
         if extra:
             key = extra[0]
-            allowed = sorted(error.schema.get("properties", {}))
-            noun = error.schema.get("x-key-noun", "field")
+            schema = cast("dict[str, Any]", error.schema)  # our schemas: mappings, never booleans
+            allowed = sorted(schema.get("properties", {}))
+            noun = schema.get("x-key-noun", "field")
             message = f"unknown {noun} '{key}'{did_you_mean(key, allowed)}"
             if len(allowed) <= 10:
                 message += f"; allowed here: {', '.join(allowed)}"
@@ -92,7 +93,7 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
 def _intended(error: ValidationError) -> ValidationError:
     """For oneOf/anyOf, descend into the branch the author evidently meant."""
     while error.validator in ("oneOf", "anyOf") and error.context:
-        branches = error.validator_value
+        branches = cast("list[Any]", error.validator_value)  # a oneOf/anyOf: its list of branches
         instance = error.instance
         chosen = None
         if isinstance(instance, dict):
@@ -156,8 +157,9 @@ def _resolve_ref(ref: str) -> Any:
 
 
 def _extra_keys(error: ValidationError) -> list[str]:
-    allowed = set(error.schema.get("properties", {}))
-    patterns = error.schema.get("patternProperties", {})
+    schema = cast("dict[str, Any]", error.schema)
+    allowed = set(schema.get("properties", {}))
+    patterns = schema.get("patternProperties", {})
     if not isinstance(error.instance, dict):
         return []
     return [
@@ -239,7 +241,7 @@ def _message(error: ValidationError, path: PathKey, whole: str) -> str:
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{name} must be {_range(schema)}, got {got}"
     if kind == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in cast("list[Any]", error.validator_value)]
         hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) else ""
         return f"{name} must be one of {', '.join(choices)}, got {got}{hint}"
     if kind == "const":

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import yaml
 
@@ -46,9 +46,9 @@ class _Resolver(yaml.resolver.BaseResolver):
 
 
 try:
-    from yaml.cyaml import CParser as _CParser  # libyaml: ~10x faster; guarded by _check_depth
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]  # libyaml: ~10x faster; guarded by _check_depth
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
+    _CParser = None  # type: ignore[assignment, misc]
 
 if _CParser is not None:
 
@@ -389,7 +389,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
         if node.tag == _PLAIN_TAG:
-            return self.plain_scalar(node)
+            return self.plain_scalar(cast(yaml.ScalarNode, node))
         return node.value
 
     def key(self, node: yaml.Node) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import multiprocessing
 import time
 from array import array
 from collections import Counter, OrderedDict
@@ -35,6 +34,7 @@ from typing import IO, Any, Iterable, NamedTuple, Sequence
 from engine import cache
 from engine.cores import usable_cores
 from engine.errors import EXIT_FAILED, EXIT_OK, EngineError
+from engine.processes import PoolBroken, WorkerDied, Workers, result
 from engine.rules.model import Rules
 
 CHUNK = 64  # answer sets per engine call
@@ -221,30 +221,24 @@ def _split(versions: list[Version], questions: tuple[str, ...], total: int, work
     return jobs
 
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["engine.verify.exhaustive", "engine.evaluate.advisor"])
-        return context
-    return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
-
-
 def _run_pool(jobs: list[list[tuple]], workers: int) -> list[Any]:
-    """Run the jobs in worker processes; in-process if the workers cannot start.
-
-    Workers started by a fork server (or spawned) import the main module again: a script that
-    calls this API must keep its top-level code under `if __name__ == "__main__":`, as with any
-    use of multiprocessing. If it does not, the workers die at start-up and the jobs run here.
-    """
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
+    """Run the jobs in worker processes (`engine.processes`); here, a job whose worker died, or
+    every job when the workers cannot start (a script that calls this API must keep its top-level
+    code under `if __name__ == "__main__":`, as with any use of multiprocessing)."""
+    pool = Workers(min(workers, len(jobs)), preload=("engine.verify.exhaustive", "engine.evaluate.advisor"))
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=_context()) as pool:
-            return list(pool.map(_run_slices_safely, jobs))
-    except BrokenProcessPool:
+        futures = [pool.submit(_run_slices_safely, job) for job in jobs]
+        parts = []
+        for job, future in zip(jobs, futures):
+            try:
+                parts.append(result(future))
+            except WorkerDied:
+                parts.append(_run_slices_safely(job))
+        return parts
+    except PoolBroken:
         return [_run_slices(job) for job in jobs]
+    finally:
+        pool.terminate()
 
 
 # --- in the worker ------------------------------------------------------------------------------
@@ -372,8 +366,8 @@ def analyse(rules: Rules, enumeration: Enumeration, *, seconds: float = 0.0, wor
         fired.update(item.overrides)
         fired.update(item.next_steps)
         fired.add(item.confidence_rule)
-        for override in set(item.overrides):
-            override_counts[override] += 1
+        for override_id in set(item.overrides):
+            override_counts[override_id] += 1
         if len(set(item.overrides)) < len(item.overrides) or len(set(item.next_steps)) < len(item.next_steps):
             repeated += 1
         if item.decisions != 1:

@@ -217,7 +217,8 @@ def _without(entry: dict[str, Any], key: str) -> dict[str, Any]:
 def diff_rules(base: RulesVersion, head: RulesVersion) -> list[RuleChange]:
     """The rules added, removed or changed (field by field), in file order."""
     old, new = rule_entities(base.rules), rule_entities(head.rules)
-    old_locs, new_locs = base.rules.locations(), head.rules.locations()
+    old_locs = base.rules.locations()
+    new_locs: dict[tuple[str, str], Any] = dict(head.rules.locations())  # the version's place is text
     new_locs[("manifest", "manifest")] = _version_location(head)
     changes = []
     for key in list(new) + [k for k in old if k not in new]:

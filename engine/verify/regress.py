@@ -329,7 +329,7 @@ def check_example(
     started = time.perf_counter()
     expect = example.expectation
     actual = outcome_fields(rec)
-    expected = {
+    expected: dict[str, Any] = {
         "option": expect.option,
         "decided_by": expect.decided_by,
         "confidence": expect.confidence,

@@ -115,8 +115,8 @@ class Site:
         try:
             district = district_from_form(fields, loaded.advisor.rules)
             rec = loaded.advisor.recommend(district)
-        except InputError as error:
-            return self._questionnaire(loaded, fields, _messages(error), status=422)
+        except InputError as bad:
+            return self._questionnaire(loaded, fields, _messages(bad), status=422)
         document, error = _document(loaded, rec)
         return self._page(
             "advice.html",
@@ -168,8 +168,8 @@ class Site:
             except KeyError:
                 problems.append(f"example: no example district named {example!r}; choose one from the list")
                 example, status = "", 404
-            except InputError as error:
-                problems.extend(_messages(error))
+            except InputError as bad:
+                problems.extend(_messages(bad))
                 example, status = "", 422
         fields.update((k, v) for k, v in request.query_params.items() if k.startswith("answer."))
         rec = document = error = None
@@ -345,7 +345,7 @@ def _styles(document: str | None) -> tuple[str, ...]:
 
 def _today() -> datetime.date:
     """The documents' date, as the command line picks it ($SOURCE_DATE_EPOCH, else today)."""
-    return generation_date(None)
+    return generation_date(None, "--date")
 
 
 def _messages(error: AdvisorError) -> list[str]:

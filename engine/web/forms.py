@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping
 from engine import __version__
 from engine.errors import InputError
 from engine.evaluate.answers import District, district_from_data, district_from_document
-from engine.rules.model import ProfileTest, Rules, atoms
+from engine.rules.conditions import Condition, ProfileTest, atoms
+from engine.rules.model import Rules
 from engine.render.context import field_label
 from engine.rules.source import decode, load_json, load_yaml
 
@@ -43,8 +44,9 @@ class ProfileField:
 def profile_fields(rules: Rules) -> list[ProfileField]:
     """The profile fields of the rules, in the order the rules first name them."""
     choices: dict[str, list[str]] = {}
-    conditions = [d.when for d in rules.derived] + [o.when for o in rules.overrides]
-    conditions += [c.when for c in rules.policy.confidence] + [n.when for n in rules.next_steps]
+    conditions: list[Condition | None] = [d.when for d in rules.derived]
+    conditions += [o.when for o in rules.overrides] + [c.when for c in rules.policy.confidence]
+    conditions += [n.when for n in rules.next_steps]
     for condition in conditions:
         for atom in atoms(condition):
             if isinstance(atom, ProfileTest) and atom.op == "in_catalogue":
