@@ -6,7 +6,7 @@ Same districts, same rules, same work per district, none of the engine's code:
 * decide: the independent reference evaluator of `tests/reference.py` (plain Python over the rule
   model) for the main outcome, and for the what-if variants the engine also weighs (each answered
   question flipped; each combination of up to 8 open questions, else each one alone), memoised by
-  their answers and the profile values the rules read;
+  their answers and the profile values that rules beyond derivation read;
 * render: one minimal Jinja document per format (no sandbox): a heading, then one block per
   question, the blocks repeated so that the document is as long, on average, as the engine's
   (`calibrate`);
@@ -88,7 +88,9 @@ class Floor:
     def __init__(self, rules: Rules, blocks: dict[str, int] | None = None) -> None:
         self.rules = rules
         self.questions = [q.id for q in rules.questions]
-        self.fields = sorted(rules.profile_fields())
+        # what a variant's verdict depends on besides its answers: the profile fields read beyond
+        # derivation (a variant carries final answers; derived rules read only the profile)
+        self.fields = sorted(rules.profile_fields(beyond_derivation=True))
         self.memo: dict[tuple, Expected] = {}
         self.blocks = blocks or {}
         self.templates = {
