@@ -14,6 +14,7 @@ yes/no combination, and the templates' bytecode (Jinja's own `FileSystemBytecode
   payload, all checked on load; the payload is unpickled with only the engine's own classes
   allowed; callers check what they get (a rules model must have the digest it was stored under).
   Anything wrong is a miss, never an error. Entries are written atomically (`files.write_atomic`).
+  A folder that another user could write to (or does not own) is not used at all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -77,12 +79,27 @@ def folder(kind: str) -> Path | None:
         import platformdirs
 
         root = platformdirs.user_cache_dir("rostering-advisor", appauthor=False)
-    path = Path(root) / f"{__version__}-{code_stamp()}" / kind
+    base = Path(root)
+    stamp = base / f"{__version__}-{code_stamp()}"
+    path = stamp / kind
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for made in (base, stamp, path):  # each made private, whatever the umask
+            made.mkdir(mode=0o700, exist_ok=True)
+            if not _private(made):
+                return None
     except OSError:
         return None
     return path
+
+
+def _private(path: Path) -> bool:
+    """Whether only this user can change what is in `path` (owned by them, writable by no one else):
+    Jinja's bytecode files are code, so a cache folder another user could write to is not used."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - Windows: the user's profile folder
+        return True
+    info = path.lstat()
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def key(*parts: str | bytes) -> str:

@@ -165,3 +165,13 @@ def test_an_unusable_cache_folder_is_not_used(tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv(cache.ENV_OFF, raising=False)
     assert cache.folder("rules") is None
     assert load_rules(FIXTURES / "rules").questions
+
+
+def test_a_cache_folder_others_can_write_to_is_not_used(folder: Path) -> None:
+    """Template bytecode is code: a folder writable by other users could be used to run theirs."""
+    assert cache.folder("jinja") is not None
+    (stamp,) = folder.iterdir()
+    (stamp / "jinja").chmod(0o777)
+    assert cache.folder("jinja") is None
+    stamp.chmod(0o775)
+    assert cache.folder("rules") is None
