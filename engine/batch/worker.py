@@ -12,6 +12,7 @@ parent process. JSON documents are written compact (no indentation), by orjson (
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -215,6 +216,11 @@ def start(config: WorkerConfig) -> None:
         _WORKER = Worker(config)
     except AdvisorError as error:  # reported with the first chunk, rather than breaking the pool
         _START_ERROR = str(error)
+    # What the worker keeps for its whole life (modules, rules, programs, templates) leaves the
+    # cyclic collector's view: each collection then walks only what the districts made (half the
+    # collector's time, ~6% of a batch's CPU).
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
