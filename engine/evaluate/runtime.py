@@ -1,7 +1,7 @@
 """Run compiled rules in durable_rules: intake facts in, Outcomes out, with a trace of every firing.
 
-Besides whole evaluations (`evaluate`, `decide`), the engine fires single stages for what-if
-variants (`fire` for the parts, `conclude` for a tally; see `variants.py`).
+Besides whole evaluations (`evaluate`; `outline` and `decide` keep less of each), the engine fires
+single stages for what-if variants (`fire` for the parts, `conclude` for a tally; see `variants.py`).
 
 The one adapter around durable_rules (keep the engine swappable behind it). Hygiene it enforces:
 
