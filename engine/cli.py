@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from engine.errors import EXIT_OK, AdvisorError, EngineError, InputError, SourceLocation
+from engine.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    AdvisorError,
+    EngineError,
+    InputError,
+    SourceLocation,
+    github_annotation,
+    printable,
+)
 from engine.render.formats import DOCUMENTS, FORMATS
 
 if TYPE_CHECKING:
@@ -22,9 +33,23 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from engine.evaluate.advisor import Advisor
+    from engine.paths import rules_dir
     from engine.rules.rulebook import load_rules
 
-    rules = load_rules(_rules_arg(args, args.dir))
+    folder = rules_dir(_rules_arg(args, args.dir))
+    rules = load_rules(folder)
+    Advisor(rules).start()  # what validate approves, the engine must build and run
+    if args.base:
+        from engine.verify.impact import check_version_against
+
+        check = check_version_against(args.base, folder)
+        for error in check.errors:
+            if args.format == "github":
+                print(github_annotation("error", error, check.location))
+            print(f"{check.location}: {error}", file=sys.stderr)
+        if check.errors:
+            return EXIT_FAILED
     if args.exhaustive:
         from engine.verify.exhaustive import command
 
@@ -32,22 +57,33 @@ def _validate(args: argparse.Namespace) -> int:
     print(
         f"{rules.source}: ok — {rules.manifest.name} {rules.version}: {len(rules.questions)} questions, "
         f"{len(rules.factors)} factor rules, {len(rules.overrides)} overrides, {len(rules.derived)} derived answers, "
-        f"{len(rules.next_steps)} next steps (digest {rules.digest[:12]})"
+        f"{len(rules.next_steps)} next steps; the most each option can collect: {_maximum_scores(rules)} "
+        f"(digest {rules.digest[:12]})"
     )
     return EXIT_OK
+
+
+def _maximum_scores(rules: Any) -> str:
+    """What each option scores when every answer favours it: computed, so no comment goes stale."""
+    best = {o.id: 0.0 for o in rules.options}
+    for question in {f.question for f in rules.factors}:
+        for option in best:
+            best[option] += max((f.weight for f in rules.factors if f.question == question and f.favours == option), default=0)
+    return ", ".join(f"{o.label} {best[o.id]:g}" for o in rules.options)
 
 
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
+    if args.format is None:  # the advice a person reads, unless -o names a file of another format
+        suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
+        args.format = next((f.name for f in FORMATS.values() if f.extension == suffix), "md")
     if args.template and args.format not in DOCUMENTS:
         raise InputError.at(SourceLocation("--template"), f"needs {' or '.join(f'--format {name}' for name in DOCUMENTS)}")
     advisor = Advisor.load(args.rules)
     recommendation = advisor.recommend(advisor.read(args.file))
-    if args.format not in DOCUMENTS:  # JSON: the recommendation's data
-        from engine.compact_json import indented
-
-        text = indented(recommendation.to_dict())
+    if args.format not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
+        text = recommendation.to_json().decode("utf-8")
     else:
         text = _document(recommendation, args)
     return _emit(text, args)
@@ -145,6 +181,13 @@ def _batch(args: argparse.Namespace) -> int:
     return command(args, sys.stdout, sys.stderr)
 
 
+def _blank(args: argparse.Namespace) -> int:
+    from engine.evaluate.answers import blank_answers
+    from engine.rules.rulebook import load_rules
+
+    return _emit(blank_answers(load_rules(args.rules)), args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from engine.web import server
     from engine.web.workspace import ServeConfig
@@ -171,7 +214,7 @@ def _text_path(path: Path | None) -> str | None:
 
 def _schema(args: argparse.Namespace) -> int:
     from engine.evaluate.answers import answers_schema
-    from engine.files import write_atomic
+    from engine.files import SEAL_BLANK, seal, write_atomic
     from engine.rules.rulebook import load_rules
     from engine.rules.schema import packaged_schemas
 
@@ -179,13 +222,19 @@ def _schema(args: argparse.Namespace) -> int:
     schemas["answers.schema.json"] = answers_schema(load_rules(args.rules))
     if args.out is None:
         wanted = args.name or "answers.schema.json"
+        if not wanted.endswith(".json"):
+            wanted += ".schema.json"
         if wanted not in schemas:
             raise AdvisorError(f"no schema named {wanted}; choose from {', '.join(sorted(schemas))}")
         print(json.dumps(schemas[wanted], indent=2, ensure_ascii=False))
         return EXIT_OK
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.at(SourceLocation(str(args.out)), f"cannot create the folder: {exc.strerror}") from None
     for name, schema in sorted(schemas.items()):
-        write_atomic(args.out / name, json.dumps(schema, indent=2, ensure_ascii=False) + "\n", force=True)
+        text = json.dumps({**schema, "$comment": SEAL_BLANK}, indent=2, ensure_ascii=False) + "\n"
+        write_atomic(args.out / name, seal(text), force=args.force)
     print(f"wrote {len(schemas)} schemas to {args.out}")
     return EXIT_OK
 
@@ -205,10 +254,13 @@ def _rules_arg(args: argparse.Namespace, positional: Path | None) -> Path | None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine import __version__
+
     parser = argparse.ArgumentParser(
         prog="rostering-advisor",
         description="Advise a school district: SIS Sync through Clever, or the User Import Tool.",
     )
+    parser.add_argument("--version", action="version", version=f"rostering-advisor {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
@@ -227,10 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("validate", _validate, "check the rules and print a one-line summary")
     sub.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="rules folder to check")
     sub.add_argument("--exhaustive", action="store_true", help="also evaluate all 8,192 yes/no answer combinations")
+    sub.add_argument("--base", metavar="REF", help="refuse a rule change since git revision REF without a version bump")
+    sub.add_argument("--format", choices=("text", "github"), default="text", help="github: problems as GitHub Actions annotations")
 
     sub = command("recommend", _recommend, "recommend a rostering method for one district's answers file")
     sub.add_argument("file", type=Path, metavar="FILE", help="answers file (YAML or JSON)")
-    sub.add_argument("--format", choices=tuple(FORMATS), default="json")
+    sub.add_argument(
+        "--format", choices=tuple(FORMATS),
+        help="md: the advice a person reads (the default, unless -o names a .json or .html file)",
+    )
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render with this template instead of the format's own")
     sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
     sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
@@ -267,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "-k", dest="pattern", metavar="PATTERN", help="run only examples whose name contains PATTERN (or matches it, with * ? [)"
     )
-    sub.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    sub.add_argument("--format", choices=("text", "json", "junit", "github"), default="text")
     sub.add_argument("--min-coverage", type=float, metavar="PCT", help="fail when fewer than PCT%% of rules fired")
     sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
     sub.add_argument(
@@ -279,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--base", metavar="REF", help="git revision whose rules/ is the base")
     base.add_argument("--base-dir", type=Path, metavar="DIR", help="another rules folder as the base")
     sub.add_argument("--examples", type=Path, metavar="DIR", help="examples folder (default: ./examples)")
-    sub.add_argument("--format", choices=("md", "json"), default="md")
+    sub.add_argument("--format", choices=("md", "json", "github"), default="md", help="github: annotations for a pull request")
     sub.add_argument("--workers", type=int, metavar="N", help="processes to use (default: the cores this process may use)")
     sub.add_argument(
         "--templates", type=Path, metavar="DIR", help="templates folder for the decision guide's diff (default: ./templates, else shipped)"
@@ -301,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     documents(sub)
 
+    sub = command("blank", _blank, "print a blank answers file: every question as a comment, to fill in")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT", help="write to OUT (atomically) instead of stdout")
+    sub.add_argument("--force", action="store_true", help="replace OUT even if rostering-advisor did not write it")
+
     sub = command("serve", _serve, "the questionnaire, rule playground and JSON API in the browser")
     sub.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: ./templates, else shipped)")
     sub.add_argument("--examples", type=Path, metavar="DIR", help="example districts for the playground (default: ./examples)")
@@ -310,8 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--reload", action="store_true", help="reload rules and templates when their files change")
 
     sub = command("schema", _schema, "print a JSON Schema, or write all of them to a folder")
-    sub.add_argument("name", nargs="?", help="schema file name (default: answers.schema.json)")
+    sub.add_argument("name", nargs="?", help="schema name, e.g. factors or factors.schema.json (default: answers)")
     sub.add_argument("--out", type=Path, metavar="DIR", help="write every schema into DIR")
+    sub.add_argument("--force", action="store_true", help="replace schema files in DIR that rostering-advisor did not write")
     return parser
 
 
@@ -319,29 +381,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if sys.stdout is None:  # started with standard output closed
+            raise InputError.at(SourceLocation("<stdout>"), "standard output is closed; redirect it to a file or /dev/null")
         if args.no_cache:
             from engine.cache import disabled
 
             with disabled():
-                return args.handler(args)
-        return args.handler(args)
+                code = args.handler(args)
+        else:
+            code = args.handler(args)
+        sys.stdout.flush()  # a full device fails here rather than at exit, with a traceback
+        return code
     except EngineError as error:
-        print(f"rostering-advisor: internal error in the rules engine: {error}", file=sys.stderr)
+        print(printable(f"rostering-advisor: internal error in the rules engine: {error}"), file=sys.stderr)
         return error.exit_code
     except AdvisorError as error:
+        if getattr(args, "format", None) == "github":
+            for diagnostic in getattr(error, "diagnostics", ()) or ():
+                where = f" (at {diagnostic.path})" if diagnostic.path else ""
+                print(github_annotation("error", diagnostic.message + where, diagnostic.location))
         for line in str(error).splitlines() or ["error"]:
-            print(line, file=sys.stderr)
+            print(printable(line), file=sys.stderr)  # user text in a message never drives the terminal
         return error.exit_code
     except KeyboardInterrupt:
         print("rostering-advisor: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head`: the reader has all it wanted
+        _drop_stdout()
         return EXIT_OK
+    except OSError as error:  # standard output on a full device, say (files name themselves in InputErrors)
+        _drop_stdout()
+        print(f"{error.filename or '<stdout>'}: cannot write: {error.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that the flush at exit cannot fail (and print) again."""
+    stdout = sys.stdout
+    if stdout is sys.__stdout__ and stdout is not None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stdout.fileno())
+        os.close(null)
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; Ctrl-C even before a command starts is exit 130, no traceback."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("rostering-advisor: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

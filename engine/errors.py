@@ -5,6 +5,7 @@ A leaf module: it imports nothing from the package, so every stage can raise the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -12,6 +13,23 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the run worked and found a failure (tests, changed recommendations)
 EXIT_USER_ERROR = 2  # bad input: the user can fix it
 EXIT_PARTIAL = 3  # batch: some rows failed, the others were processed
+
+# Characters that change how text shows rather than being text: C0 controls but tab, line feed and
+# carriage return, DEL, C1 controls (ESC sequences, BEL, NUL...) and the bidirectional overrides
+# and isolates. District text holding one is refused where it is read (`control_character`), and
+# nothing is printed to a terminal without them neutralised (`printable`).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def control_character(text: str) -> str | None:
+    """A description of the first control character in `text` (`U+001B`), or None."""
+    found = _CONTROL.search(text)
+    return None if found is None else f"a control character (U+{ord(found.group()):04X})"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters written as escapes, safe to print on a terminal."""
+    return _CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 @dataclass(frozen=True, order=True)
@@ -26,6 +44,16 @@ class SourceLocation:
         if self.line <= 0:
             return self.file
         return f"{self.file}:{self.line}:{self.column}"
+
+
+def github_annotation(level: str, message: str, location: SourceLocation | None = None) -> str:
+    """A GitHub Actions workflow command (`::error file=F,line=L,col=C::message`): the problem
+    shows on the pull request, at its line. `level` is error, warning or notice."""
+    where = ""
+    if location is not None and location.file:
+        parts = [f"file={location.file}"] + [f"{k}={v}" for k, v in (("line", location.line), ("col", location.column)) if v > 0]
+        where = " " + ",".join(parts)
+    return f"::{level}{where}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 @dataclass(frozen=True)

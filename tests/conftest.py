@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from engine import Advisor
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"  # rule sets, templates and districts of the tests' own
 RULES = FIXTURES / "rules"
+# Long fuzzing and property runs are opt-in; by default hypothesis draws the same examples every
+# run (derandomize), so a run is deterministic and as fast as the last one.
+LONG = os.environ.get("ROSTERING_LONG_TESTS") == "1"
+if LONG:  # one switch for every long run, including those test files gate on variables of their own
+    for _name in ("ROSTERING_ADVICE_FULL", "RA_PLAN_EXHAUSTIVE"):
+        os.environ.setdefault(_name, "1")
+settings.register_profile("short", derandomize=True, deadline=None)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile("long" if LONG else "short")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -151,7 +151,7 @@ def test_hostile_ids_never_escape_the_output_folder(tmp_path: Path) -> None:
         '../../etc,passwd,100,,yes,no,no',
         '/abs,,100,,yes,no,no',
         'CON,,100,,yes,no,no',
-        '"\x01\x1b[2J",Control,100,,yes,no,no',
+        '"*?[2J",Control,100,,yes,no,no',  # control characters are refused (test_hostile_batch)
         ',東京,100,,yes,no,no',
         '..,..,100,,yes,no,no',
     ]
@@ -448,7 +448,7 @@ def test_another_template_for_the_documents(tmp_path: Path, capsys) -> None:
     mine = tmp_path / "mine.md.j2"
     mine.write_text("<!-- {{ generator }} -->\n{{ district.name }}: {{ recommendation.label }}\n", encoding="utf-8")
     assert batch(DATA / "basic.csv", out, formats=("md",), template=str(mine)).done == 4  # another template: redone
-    assert (out / "0621450-lakeview-unified-school-district-ca.md").read_text(encoding="utf-8").endswith(": SIS Sync\n")
+    assert ": SIS Sync\n<!-- rostering-advisor seal:" in (out / "0621450-lakeview-unified-school-district-ca.md").read_text(encoding="utf-8")
     mine.write_text(mine.read_text(encoding="utf-8") + "Edited.\n", encoding="utf-8")
     assert batch(DATA / "basic.csv", out, formats=("md",), template=str(mine)).done == 4  # its file edited: redone
     args = ["batch", str(DATA / "basic.csv"), "--out", str(tmp_path / "o2"), "--rules", str(RULES), "--quiet"]

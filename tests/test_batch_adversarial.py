@@ -71,8 +71,8 @@ def test_nul_bytes_in_a_cell_fail_the_row_with_its_column(tmp_path: Path, capsys
     source = write(tmp_path / "d.csv", HEADER.encode() + b"1,A\x00B,yes\n2,B,no\n")
     code, _, err = run(source, tmp_path / "out", capsys)
     assert code == 3
-    assert err == (f"{source}: row 2: column 2 (district_name): holds a NUL character: binary data, not text; "
-                   "save the file as CSV UTF-8\n")
+    assert err == (f"{source}: row 2: column 2 (district_name): holds a control character (U+0000); remove it "
+                   "(a NUL means binary data: save the file as CSV UTF-8)\n")
 
 
 def test_random_bytes_in_a_cell_fail_the_row(tmp_path: Path, capsys) -> None:

@@ -17,10 +17,29 @@ EXAMPLE = FIXTURES / "examples" / "lakeview-unified" / "answers.yaml"
 
 
 def test_recommend_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["recommend", str(EXAMPLE)]) == 0
+    assert main(["recommend", str(EXAMPLE), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["recommendation"]["option"] == "sis_sync"
     assert data["generator"].startswith("rostering-advisor")
+
+
+def test_recommend_prints_the_markdown_advice_unless_asked_or_told_by_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recommend", str(EXAMPLE), "--date", "2026-01-15"]) == 0
+    assert capsys.readouterr().out == (EXAMPLE.parent / "advice.md").read_text(encoding="utf-8")
+    assert main(["recommend", str(EXAMPLE), "-o", str(tmp_path / "a.html")]) == 0
+    assert (tmp_path / "a.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_version_schema_by_bare_name_and_the_computed_maximum_scores(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("rostering-advisor ")
+    assert main(["schema", "factors"]) == 0
+    assert json.loads(capsys.readouterr().out)["$id"] == "factors.schema.json"
+    assert main(["validate"]) == 0  # the tests' rules: SIS Sync 30, User Import Tool 27 by their weights
+    assert "the most each option can collect: SIS Sync 30, User Import Tool 27 (digest" in capsys.readouterr().out
 
 
 def test_bad_answers_file_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

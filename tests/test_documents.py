@@ -1,7 +1,7 @@
 """Advice documents: every reachable kind of outcome renders in both formats, reads as prose (no
 raw ids), and renders byte-identically for the same inputs; the context is JSON and documented.
 
-The outcomes come from a deterministic sample of answer sets evaluated with the shipped rules,
+The outcomes come from a deterministic sample of answer sets evaluated with the tests' own rules,
 one district per distinct (decided_by, confidence, option, overrides fired, unknowns) outcome, so a
 template that uses a field the rules no longer produce fails here rather than in front of a district.
 """

@@ -1,13 +1,15 @@
 """Short fuzz runs (atheris) over the answers loader and the rules loader + compiler.
 
 Each runs in a subprocess, so a segfault in a C extension (libyaml, durable_rules) is reported as
-a failure instead of killing the test session. Seeds: the shipped rules, the example districts and
-the bad-input corpus. A longer run is documented in tests/fuzz/fuzz_targets.py.
+a failure instead of killing the test session. Seeds: the tests' own rules (tests/fixtures), their
+example districts and the bad-input corpus. Short by default; ROSTERING_LONG_TESTS=1 runs them ~20
+times longer (and tests/fuzz/fuzz_targets.py documents longer runs still).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -17,13 +19,19 @@ import pytest
 
 from engine.rules.rulebook import RULE_FILES
 
-from .conftest import FIXTURES, ROOT
+from .conftest import FIXTURES, LONG, ROOT
 
 TARGETS = ROOT / "tests" / "fuzz" / "fuzz_targets.py"
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("atheris") is None,
     reason="atheris is not installed (pip install '.[test]'); the hypothesis tests in test_properties.py still fuzz the loaders",
 )
+
+
+def ran(done: subprocess.CompletedProcess[str]) -> int:
+    """How many inputs libFuzzer ran: at least -runs, more when the seed corpus alone takes more."""
+    match = re.search(r"Done (\d+) runs", done.stderr)
+    return int(match.group(1)) if match else 0
 
 
 def run(target: str, corpus: Path, runs: int) -> subprocess.CompletedProcess[str]:
@@ -42,9 +50,10 @@ def test_fuzz_answers_loader(tmp_path: Path) -> None:
     seeds = sorted((FIXTURES / "examples").glob("*/answers.yaml")) + sorted((ROOT / "tests" / "bad_inputs").iterdir())
     for index, seed in enumerate(seeds):
         shutil.copy(seed, corpus / f"seed-{index}{seed.suffix}")
-    done = run("answers", corpus, 1500)
+    runs = 20_000 if LONG else 400
+    done = run("answers", corpus, runs)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 1500 runs" in done.stderr
+    assert ran(done) >= runs
 
 
 def test_fuzz_rules_loader_and_compiler(tmp_path: Path) -> None:
@@ -52,6 +61,7 @@ def test_fuzz_rules_loader_and_compiler(tmp_path: Path) -> None:
     corpus.mkdir()
     for index, stem in enumerate(RULE_FILES):
         (corpus / stem).write_bytes(bytes([index]) + (FIXTURES / "rules" / f"{stem}.yaml").read_bytes())
-    done = run("rules", corpus, 150)
+    runs = 1_500 if LONG else 40
+    done = run("rules", corpus, runs)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 150 runs" in done.stderr
+    assert ran(done) >= runs

@@ -46,7 +46,7 @@ def test_the_impact_report_carries_the_guide_diff(reworded: Path, capsys: pytest
     code = main(["impact", "--base-dir", str(RULES), "--rules", str(reworded), "--workers", "1"])
     out = capsys.readouterr().out
     assert code == 1  # the version was not bumped
-    section = out[out.index("### The decision guide") :]
+    section = out[out.index("<summary><b>The decision guide</b></summary>") :]
     assert "```diff" in section and f"+- **No** favors User Import Tool, a mild reason (1 point): {REWORDED}" in section
 
 

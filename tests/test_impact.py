@@ -88,9 +88,13 @@ def test_example_districts_whose_advice_changes(report: ImpactReport, changed: P
     expected = set()
     for name, _, district in load_districts(EXAMPLES, head):
         old, new = evaluate(base, district.answers, district.profile), evaluate(head, district.answers, district.profile)
-        if (old.option, old.confidence, old.decided_by) != (new.option, new.confidence, new.decided_by):
-            expected.add(name)
-    assert {e.name for e in report.examples} == expected == {"willow-bend", "fox-hollow", "brookhaven"}
+        if (old.option, old.confidence, old.decided_by, old.scores) != (new.option, new.confidence, new.decided_by, new.scores):
+            expected.add(name)  # a change of the scores changes the advice document too, as `test` sees
+    assert {e.name for e in report.examples} == expected
+    moved = {e.name for e in report.examples if any(f.field in ("option", "confidence", "decided_by") for f in e.fields)}
+    assert moved == {"willow-bend", "fox-hollow", "brookhaven", "riverbend"}
+    only_scores = next(e for e in report.examples if e.name not in moved)
+    assert "scores" in [f.field for f in only_scores.fields] and {f.field for f in only_scores.fields} <= {"scores", "reasons"}
     willow = next(e for e in report.examples if e.name == "willow-bend")
     assert (willow.before["option"], willow.after["option"]) == ("sis_sync", "user_import")
     assert report.examples_checked == len(list(EXAMPLES.glob("*/answers.yaml")))
@@ -135,11 +139,18 @@ def test_markdown_report_from_the_command(changed: Path, report: ImpactReport, c
     assert main(["impact", "--rules", str(changed), "--base-dir", str(RULES), "--examples", str(EXAMPLES)]) == 1
     out = capsys.readouterr().out
     assert out.startswith("## Rules impact: ")
-    assert "| `clever_customer.no` | weight 2 → 3 |" in out
+    assert "| “Is the district already a Clever customer?” no (`clever_customer.no`) | weight 2 → 3 |" in out
     assert "| recommendation SIS Sync → User Import Tool | 12 |" in out
     assert f"❌ **Error:** the rules changed but the content version is still {VERSION}" in out
     assert "#### Recommendation: SIS Sync → User Import Tool (12)" in out
-    assert "| willow-bend | SIS Sync, lean (score) | User Import Tool, lean (tie break) |" in out
+    assert "| willow-bend | SIS Sync, lean (by the score) | User Import Tool, lean (by the tie-break on equal scores) |" in out
+    assert "<summary><b>Rule changes (1)</b></summary>" in out and "minimal" not in out and "tie_break" not in out
+    summary = out.split("### Version")[0]  # the summary table comes first
+    assert "| version | ❌ the rules changed but the content version is still" in summary
+    assert "| yes/no answer combinations whose recommendation changes | 12 of 8,192 |" in summary
+    questions = {q.text for q in load_rules(RULES).questions}
+    shown = [line for line in out.splitlines() if line.startswith("- “")]  # the fewest answers that show a change
+    assert shown and all(any(f"“{text}”" in line for text in questions) for line in shown)
 
 
 def test_json_report(changed: Path, report: ImpactReport, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,7 +166,7 @@ def test_json_report(changed: Path, report: ImpactReport, capsys: pytest.Capture
 def test_no_change_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["impact", "--rules", str(RULES), "--base-dir", str(RULES), "--examples", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert "**No advice changes**" in out and "### Rule changes (0)" in out
+    assert "**No advice changes**" in out and "<summary><b>Rule changes (0)</b></summary>" in out
 
 
 def test_invalid_base_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,7 +216,7 @@ def test_base_git_revision(repository: Path, report: ImpactReport, capsys: pytes
     assert main(args) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"## Rules impact: `HEAD:rules` {VERSION} → ")
-    assert "| `clever_customer.no` | weight 2 → 3 |" in out
+    assert "| “Is the district already a Clever customer?” no (`clever_customer.no`) | weight 2 → 3 |" in out
     assert factors.read_bytes() == edited  # the working tree is untouched
     status = subprocess.run(["git", "-C", str(repository), "status", "--porcelain"], capture_output=True, text=True, check=True)
     assert status.stdout == " M rules/factors.yaml\n"
@@ -239,6 +250,6 @@ def test_wording_only_change_needs_no_evaluation(tmp_path: Path) -> None:
     assert not result.recommendations_changed
     assert any("only wording changed" in note for note in result.notes)
     answered_no = {name for name, _, d in load_districts(EXAMPLES, head.rules) if d.answers.get("mobile_population") == "no"}
-    assert {e.name for e in result.examples} == answered_no and len(answered_no) == 10
+    assert {e.name for e in result.examples} == answered_no and len(answered_no) == 11
     assert all(e.wording == ("mobile_population.no",) and not e.outcome_changed for e in result.examples)
     assert result.exit_code == 1  # the version was not bumped

@@ -36,7 +36,7 @@ def test_an_unwritable_folder(tmp_path: Path, monkeypatch, capsys) -> None:
     def refused(*_: object, **__: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(output.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(output, "_create_temporary", refused)
     target = tmp_path / "advice.md"
     assert main(["recommend", EXAMPLE, "--format", "md", "-o", str(target)]) == 2
     assert capsys.readouterr().err == f"{target}: cannot write here: Permission denied\n"
@@ -79,13 +79,11 @@ def test_output_folder_never_replaces_a_foreign_file_and_replaces_its_own(tmp_pa
     folder = output.OutputFolder(tmp_path)
     (tmp_path / "mine.md").write_text("my notes\n", encoding="utf-8")
     with pytest.raises(output.ForeignFile):
-        folder.write("mine.md", "<!-- rostering-advisor -->\n")
+        folder.write("mine.md", output.seal("<!-- rostering-advisor -->\n" + output.SEAL_COMMENT))
     assert (tmp_path / "mine.md").read_text(encoding="utf-8") == "my notes\n"
-    folder.write("ours.md", "<!-- rostering-advisor --> one\n")
-    folder.write("ours.md", "<!-- rostering-advisor --> two\n")
-    folder.write("mine.md", "<!-- rostering-advisor --> forced\n", force=True)
-    assert (tmp_path / "ours.md").read_text(encoding="utf-8").endswith("two\n")
-    assert (tmp_path / "mine.md").read_text(encoding="utf-8").endswith("forced\n")
+    folder.write("ours.md", output.seal("one\n" + output.SEAL_COMMENT))
+    folder.write("ours.md", output.seal("two\n" + output.SEAL_COMMENT))
+    assert (tmp_path / "ours.md").read_text(encoding="utf-8").startswith("two\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.md", "ours.md"]
 
 

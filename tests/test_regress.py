@@ -66,7 +66,7 @@ def test_shipped_examples_cover_every_answer_level_and_decision(advisor: Advisor
     answered = {(q, v) for e in examples for q, v in e.district.answers.items()}
     assert {v for _, v in answered} == {"yes", "no", "unknown"}
     margins = sorted(abs(o.scores["sis_sync"] - o.scores["user_import"]) for o in outcomes if o.decided_by != "override")
-    assert margins[:2] == [0.0, 1.0]  # an exact tie and a near tie
+    assert {0.0, 1.0} <= set(margins)  # an exact tie and a near tie
     # an explicit answer beats the answer the profile would derive
     brookhaven = next(r for e, r in zip(examples, recs) if e.name == "brookhaven")
     assert brookhaven.outcome.answers["over_5000_students"] == "yes" and "over_5000_students" not in brookhaven.outcome.derived

@@ -13,7 +13,7 @@ from engine.verify.pytest_plugin import project_of
 from .conftest import FIXTURES, ROOT
 
 pytest_plugins = ("pytester",)
-PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PLUGIN = ("-p", "engine.verify.pytest_plugin", "-W", "ignore::pytest.PytestAssertRewriteWarning", "-o", "addopts=", "-p", "no:xdist")
 
 
 @pytest.fixture
@@ -82,3 +82,22 @@ def test_shipped_examples_are_collected(pytester: pytest.Pytester, monkeypatch: 
     result = pytester.runpytest(*PLUGIN, "--collect-only", "-q", str(FIXTURES / "examples"))
     collected = [line for line in result.stdout.lines if "expect.yaml::" in line]
     assert len(collected) == len(list((FIXTURES / "examples").glob("*/expect.yaml"))) >= 15
+
+
+def test_pytest_prints_the_coverage_that_rostering_advisor_test_prints(
+    pytester: pytest.Pytester, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One code path: the same figures, from the same rules and examples, also under -k."""
+    folders = ["--rules", str(project / "rules"), "--templates", str(project / "templates"), "--examples", str(project / "examples")]
+    for selection in ((), ("-k", "fox")):
+        capsys.readouterr()
+        assert main(["test", *folders, *selection]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        lines = pytester.runpytest(*PLUGIN, "examples", *selection).stdout.lines
+        start = next(i for i, line in enumerate(lines) if "rostering-advisor examples: " in line)
+        ours = next(i for i, line in enumerate(lines) if i > start and line.startswith("coverage: "))
+        theirs = next(i for i, line in enumerate(printed) if line.startswith("coverage: "))
+        assert lines[ours].split(", over")[0] == printed[theirs].split(", over")[0]
+        assert lines[ours + 1 : ours + 6] == printed[theirs + 1 : theirs + 6]  # rules fired, by kind
+        assert lines[ours].endswith(", over the 1 example pytest ran only") == bool(selection)
+        assert printed[theirs].endswith(", over the 1 example matching -k 'fox' only") == bool(selection)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from engine.cli import main
+from engine.errors import control_character
 from engine.evaluate.answers import read_district
 from engine.web import server
 from engine.web.app import create_app
@@ -135,7 +136,7 @@ def test_downloaded_answers_load_in_recommend_with_byte_identical_advice(
     assert answers.headers["content-disposition"] == 'attachment; filename="answers.yaml"'
     path = tmp_path / "answers.yaml"
     path.write_bytes(answers.content)
-    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", [])):
+    for name, args in (("advice.md", ["--format", "md"]), ("advice.html", ["--format", "html"]), ("advice.json", ["--format", "json"])):
         assert main(["recommend", str(path), *args]) == 0
         assert capsys.readouterr().out.encode() == client.post(f"/download/{name}", data=fields).content, name
     assert client.post("/download/secrets.txt", data=fields).status_code == 404
@@ -145,7 +146,7 @@ def test_api_recommend_is_the_json_of_recommend(client: TestClient, tmp_path: Pa
     document = {"district": {"name": NAME, "id": "0601"}, "profile": {"students": 900}, "answers": {"sftp_daily": "no"}}
     path = tmp_path / "d.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert main(["recommend", str(path)]) == 0
+    assert main(["recommend", str(path), "--format", "json"]) == 0
     response = client.post("/api/recommend", content=json.dumps(document))
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     assert response.text == capsys.readouterr().out
@@ -276,20 +277,22 @@ def test_the_production_config_comes_from_the_environment(monkeypatch: pytest.Mo
             ServeConfig.from_env()
 
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    lambda s: s.strip() == s and s.strip() and control_character(s) is None  # control characters are refused
+)
 _profile = st.fixed_dictionaries(
     {},
     optional={
         "students": st.integers(0, 10**9) | st.floats(0, 1e9, allow_nan=False),
         "sis": _text,
         "uses_clever": st.booleans(),
-        "region": st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=10),
+        "region": st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=10).filter(lambda s: control_character(s) is None),
     },
 )
 
 
 @settings(max_examples=40, deadline=None)
-@given(name=_text, notes=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60), profile=_profile,
+@given(name=_text, notes=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60).filter(lambda s: control_character(s) is None), profile=_profile,
        answers=st.dictionaries(st.sampled_from(["sftp_daily", "sis_changing", "clever_customer"]), st.sampled_from(["yes", "no", "unknown"])))  # fmt: skip
 def test_a_district_survives_the_form_and_the_answers_file(advisor: Any, tmp_path_factory: pytest.TempPathFactory, name: str,
                                                            notes: str, profile: dict, answers: dict) -> None:  # fmt: skip

@@ -111,7 +111,11 @@ def test_duplicate_rule_id(edited_rules) -> None:
     text = (folder / "overrides.yaml").read_text()
     second = text.index("id: sis_in_transition", text.index("id: sis_in_transition") + 1)
     line = text.count("\n", 0, second) + 1
-    assert problems(folder) == [f"{folder / 'overrides.yaml'}:{line}:9: duplicate rule 'sis_in_transition'"]
+    first = text.count("\n", 0, text.index("id: sis_in_transition")) + 1
+    assert problems(folder) == [
+        f"{folder / 'overrides.yaml'}:{line}:9: duplicate rule 'sis_in_transition': the first is at line {first}; "
+        "give each its own id"
+    ]
 
 
 def test_question_without_a_factor_for_each_answer(edited_rules) -> None:

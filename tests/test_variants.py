@@ -97,7 +97,7 @@ def whole(advisor: Advisor) -> Advisor:
 
 # Rules edited so that more kinds of rule feed the parts and the conclusions.
 EDITS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "shipped rules": (),
+    "the tests' rules": (),
     "a deciding override reads the profile": (
         (
             "overrides.yaml",

@@ -21,7 +21,7 @@ from engine import __version__
 from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import normalise_answer
 from engine.evaluate.plan import OpenQuestion, plural
-from engine.files import GENERATOR_MARK
+from engine.files import GENERATOR_MARK, SEAL_BLANK, seal
 from engine.rules.conditions import ProfileTest, atoms
 from engine.rules.model import Rules
 
@@ -59,12 +59,14 @@ class Interview:
         return {"district": {"name": self.name}, "profile": dict(self.profile), "answers": dict(self.answers)}
 
     def to_yaml(self) -> str:
-        """The answers file: marked as written by the tool, so a later `ask` may replace it."""
+        """The answers file: sealed as written by the tool (`files.seal`), so a later `ask` may
+        replace it, unless someone edited it since."""
         head = f"# Written by {GENERATOR_MARK} {__version__} ask; `rostering-advisor recommend` reads it.\n"
         data = self.data()
         if not data["profile"]:
             del data["profile"]
-        return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return seal(f"{head}{body}# {SEAL_BLANK}\n").decode("utf-8")
 
 
 def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], None], *, ask_all: bool = False) -> Interview:

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from engine.compact_json import compact
-from engine.errors import InputError, SourceLocation, did_you_mean
-from engine.rules.source import load_file
+from engine.errors import InputError, SourceLocation, control_character, did_you_mean
+from engine.rules.source import MAX_FILE_BYTES, bounded_int, load_bytes
 from engine.rules.model import Rules
+from engine.files import open_regular, read_regular
 from engine.paths import display
 
 CSV_SUFFIXES = {".csv"}
@@ -172,7 +173,8 @@ class BatchInput:
         self._handle: BinaryIO | None = None
         if self.format == "folder":
             self._files = sorted(
-                (p for p in self.path.iterdir() if p.suffix.lower() in ANSWERS_SUFFIXES and p.is_file()),
+                # FIFOs, devices, folders and looping links among them are reported, row by row
+                (p for p in self.path.iterdir() if p.suffix.lower() in ANSWERS_SUFFIXES),
                 key=lambda p: p.name,
             )
             if not self._files:
@@ -180,10 +182,7 @@ class BatchInput:
                     SourceLocation(self.name), "the folder holds no answers files (*.yaml, *.yml, *.json)"
                 )
             return
-        try:
-            self._handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            raise InputError.at(SourceLocation(self.name), f"cannot read: {exc.strerror}") from None
+        self._handle = open_regular(self.path, self.name)  # closed by close()
         self._lines = _Lines(self._handle, self.name, os.fstat(self._handle.fileno()).st_size)
         if self.format == "csv":
             self._reader = csv.reader(self._lines)
@@ -230,6 +229,8 @@ class BatchInput:
                 else str(exc)
             )
             raise InputError.at(SourceLocation(self.name, 1, 1), f"cannot read the header row: {reason}") from None
+        if self._lines is not None:
+            self._lines.check_closed(1)
         if header is None or not any(cell.strip() for cell in header):
             raise InputError.at(
                 SourceLocation(self.name, 1, 1),
@@ -246,6 +247,7 @@ class BatchInput:
         start = self._reader.line_num + 1  # the file line the next row starts on
         while True:
             row += 1
+            self._lines.start_row()
             try:
                 cells = next(self._reader)
             except StopIteration:
@@ -255,6 +257,7 @@ class BatchInput:
                 start = self._reader.line_num + 1
                 yield _failed(row, reason)
                 continue
+            self._lines.check_closed(start)
             start = self._reader.line_num + 1
             bad = self._lines.take_bad_lines(self._reader.line_num)
             if bad:
@@ -262,11 +265,12 @@ class BatchInput:
                 continue
             if not any(cell.strip() for cell in cells):
                 continue  # an empty row, as spreadsheets leave between blocks
-            binary = next((number for number, cell in enumerate(cells, start=1) if "\x00" in cell), None)
-            if binary is not None:
-                column = layout.columns[binary - 1].header.strip() if binary <= len(layout.columns) else ""
-                reason = "holds a NUL character: binary data, not text; save the file as CSV UTF-8"
-                yield Record(row, None, None, None, "", RowError.single(row, reason, binary, column))
+            control = next(((number, what) for number, cell in enumerate(cells, start=1) if (what := control_character(cell))), None)
+            if control is not None:  # NUL (binary data), an escape sequence, a bidirectional override...
+                number, what = control
+                column = layout.columns[number - 1].header.strip() if number <= len(layout.columns) else ""
+                reason = f"holds {what}; remove it (a NUL means binary data: save the file as CSV UTF-8)"
+                yield Record(row, None, None, None, "", RowError.single(row, reason, number, column))
                 continue
             yield self._csv_record(row, cells, layout)
 
@@ -326,7 +330,7 @@ class BatchInput:
                 yield _failed(number, "is not valid UTF-8 text; save the file as UTF-8", where=where)
                 continue
             try:
-                data = json.loads(text)
+                data = json.loads(text, parse_int=bounded_int)
             except json.JSONDecodeError as exc:
                 yield _failed(number, f"invalid JSON: {exc.msg}", column=exc.colno, where=where)
                 continue
@@ -354,8 +358,8 @@ class BatchInput:
             self._file_index = index
             name = display(path)
             try:
-                doc = load_file(path, name)  # checks the size cap and the encoding
-                raw = path.read_bytes()
+                raw = read_regular(path, name, MAX_FILE_BYTES)
+                doc = load_bytes(raw, name, json=path.suffix.lower() == ".json")  # checks the encoding
             except InputError as error:
                 first = error.diagnostics[0]
                 yield _failed(index, first.message, where=str(first.location))
@@ -379,6 +383,7 @@ def analyse_header(header: list[str], rules: Rules, name: str) -> Layout:
     known = sorted(questions | set(profile) | {"district_id", "district_name", "notes"})
     columns = []
     seen: dict[str, int] = {}
+    unknown = 0
     for number, raw in enumerate(header, start=1):
         key = normalise_header(raw)
         if not key:
@@ -397,8 +402,10 @@ def analyse_header(header: list[str], rules: Rules, name: str) -> Layout:
             columns.append(Column(number, raw, key, "question"))
         elif key in profile:
             columns.append(Column(number, raw, key, "profile", profile[key]))
-        else:
-            columns.append(Column(number, raw, key, "unknown", hint=did_you_mean(key, known)))
+        else:  # a hint only for the columns the notices show: difflib for 100,000 columns took 30 s
+            unknown += 1
+            hint = did_you_mean(key, known) if unknown <= MAX_NOTICES else ""
+            columns.append(Column(number, raw, key, "unknown", hint=hint))
     if "district_id" not in seen and "district_name" not in seen:
         raise InputError.at(
             SourceLocation(name, 1, 1),
@@ -421,14 +428,38 @@ class _Lines:
         self.consumed = 0
         self.number = 0
         self.bad_lines: list[int] = []
+        self.first: str | None = None  # the first line of the current CSV row
+        self.quotes = 0  # quote characters in the current CSV row's lines
+        self.ended = False  # the file ended inside the current CSV row
 
     def __iter__(self) -> "_Lines":
         return self
 
+    def start_row(self) -> None:
+        self.first, self.quotes = None, 0
+
+    def check_closed(self, start: int) -> None:
+        """Refuse (exit 2) a row that ran to the end of the file inside a quoted cell: Python's csv
+        reader returns the rest of the file as that cell, and every row after it would be lost."""
+        if not (self.ended and self.quotes % 2 and self.first is not None):
+            return
+        opened, inside = 0, False
+        for column, char in enumerate(self.first, start=1):
+            if char == '"':
+                inside = not inside
+                opened = column if inside else opened
+        raise InputError.at(
+            SourceLocation(self.name, start, opened or 1),
+            f"a quoted cell opens here and never closes; the {self.number - start} lines after it would be read "
+            "as part of it: add the closing quote",
+        )
+
     def __next__(self) -> str:
         raw = self.handle.readline(MAX_LINE_BYTES + 1)
         if not raw:
+            self.ended = True
             raise StopIteration
+        self.quotes += raw.count(b'"')
         if len(raw) > MAX_LINE_BYTES:
             raise InputError.at(
                 SourceLocation(self.name, self.number + 1, 1),
@@ -440,10 +471,13 @@ class _Lines:
         self.number += 1
         self.consumed += len(raw)
         try:
-            return raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             self.bad_lines.append(self.number)
-            return raw.decode("utf-8", "replace")
+            text = raw.decode("utf-8", "replace")
+        if self.first is None:
+            self.first = text
+        return text
 
     def not_utf8(self) -> str:
         """Why the start of the file is not UTF-8 text, for the message."""

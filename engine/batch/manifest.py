@@ -7,7 +7,7 @@ fields (so a skipped district still appears in `summary.csv` and `index.html`).
 
 During a run the file is a journal: a resumed run trusts it, so an entry is journalled only once
 its documents are on disk. Entries wait in memory until the next flush (`Manifest.flush`): one
-`os.sync()` for all the documents written since the last one (cheaper than a flush per file),
+`sync_folder` for all the documents written since the last one (cheaper than a flush per file),
 then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of
 the run, and come at least every `MAX_FLUSH_WAIT` seconds. A run that is interrupted journals what it finished; one that is killed resumes from its
 last flush (the last entry of a slug wins). At the end of a run the journal is compacted:
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import IO, Iterator
 from engine import __version__
 from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation
-from engine.files import GENERATOR_MARK, our_file
+from engine.files import GENERATOR_MARK, AtomicStream, our_file, sync_folder
 from engine.paths import display
 from engine.batch.input import Record, RowError
 from engine.batch.names import document_name
@@ -65,11 +64,14 @@ class Entry:
     decided_by: str = ""
     open_questions: tuple[str, ...] = ()
     error: RowError | None = None
+    # an error that is not the district's (a template's, a full disk's), as one line: when it comes
+    # back on `worker.REPEATS` districts in a row, the batch stops
+    repeated: str = ""
 
     @classmethod
-    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = ()) -> "Entry":
+    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = (), repeated: str = "") -> "Entry":
         """A district that failed; `outputs` are the files it wrote before it did."""
-        return cls(slug, record.district_id, record.district_name, record.digest, "", outputs, error=error)
+        return cls(slug, record.district_id, record.district_name, record.digest, "", outputs, error=error, repeated=repeated)
 
     def to_json(self) -> str:
         return compact({name: getattr(self, name) for name in _JOURNALLED})
@@ -85,7 +87,7 @@ class Entry:
         return cls(**data)
 
 
-_JOURNALLED = tuple(f.name for f in fields(Entry) if f.name != "error")
+_JOURNALLED = tuple(f.name for f in fields(Entry) if f.name not in ("error", "repeated"))
 
 
 def config_digest(*parts: object) -> str:
@@ -118,8 +120,7 @@ class Manifest:
         self._journal: IO[str] | None = None
         self._pending: list[str] = []  # entries whose documents may not be on disk yet
         self._next_flush = 0.0
-        self._compact: IO[str] | None = None
-        self._compact_path: str | None = None
+        self._compact: AtomicStream | None = None
         self._kept: set[str] = set()  # the files this run's entries list
         self._kept_lines: set[str] = set()  # this run's entries, as written
         # documents no entry names any more: found stale by an earlier run, or named by an entry that
@@ -136,7 +137,10 @@ class Manifest:
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         if not is_new:
             self._load()
-        self._journal = open(self.path, "a+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        try:
+            self._journal = open(self.path, "a+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        except OSError as exc:  # a read-only folder, another user's
+            raise InputError.at(SourceLocation(display(self.folder)), f"cannot write: {exc.strerror}") from None
         if fcntl is not None:
             try:
                 fcntl.flock(self._journal.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,20 +150,25 @@ class Manifest:
                 raise InputError.at(
                     SourceLocation(display(self.folder)), "another batch run is writing to this folder"
                 ) from None
-        if is_new:
-            self._journal.write(_header() + "\n")
-        else:
-            self._journal.seek(0, os.SEEK_END)
-            self._journal.seek(self._journal.tell() - 1)
-            if self._journal.read(1) != "\n":  # a line cut short by a crash
-                self._journal.write("\n")
-        self._sync(self._journal)
+        try:
+            if is_new:
+                self._journal.write(_header() + "\n")
+            else:
+                self._journal.seek(0, os.SEEK_END)
+                self._journal.seek(self._journal.tell() - 1)
+                if self._journal.read(1) != "\n":  # a line cut short by a crash
+                    self._journal.write("\n")
+            self._sync(self._journal)
+        except OSError as exc:  # a full disk: no empty manifest is left behind
+            self.close()
+            if is_new:
+                self.path.unlink(missing_ok=True)
+            raise InputError.at(SourceLocation(display(self.folder)), f"cannot write: {exc.strerror}") from None
 
     def begin(self) -> None:
         """Start the compacted copy that `finish()` puts in place of the journal."""
-        descriptor, self._compact_path = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=self.folder)
-        self._compact = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
-        self._compact.write(_header() + "\n")
+        self._compact = AtomicStream(self.path, newline="\n")
+        self._compact.handle.write(_header() + "\n")
 
     def _load(self) -> None:
         with open(self.path, encoding="utf-8", errors="replace") as handle:
@@ -212,7 +221,7 @@ class Manifest:
         documents written by this run) is journalled too, at the next flush."""
         assert self._compact is not None
         line = entry.to_json()
-        self._compact.write(line + "\n")
+        self._compact.handle.write(line + "\n")
         self._kept.update(entry.outputs)
         self._kept_lines.add(line)
         if new:
@@ -233,7 +242,7 @@ class Manifest:
         if not self._pending:
             return
         start = time.monotonic()
-        os.sync()
+        sync_folder(self.folder)
         self._journal.write("\n".join(self._pending) + "\n")
         self._sync(self._journal)
         self._pending.clear()
@@ -257,17 +266,13 @@ class Manifest:
     def finish(self, stale: list[str]) -> None:
         """Replace the journal by the compacted manifest; it remembers the `stale` documents left in
         the folder, and this run's orphans, so that a later run (with --prune) still knows them."""
-        assert self._compact is not None and self._compact_path is not None
+        assert self._compact is not None
         remembered = sorted(set(stale) | {name for name in self._orphans if (self.folder / name).is_file()})
         if remembered:
-            self._compact.write(json.dumps({"stale": remembered}, ensure_ascii=False) + "\n")
+            self._compact.handle.write(json.dumps({"stale": remembered}, ensure_ascii=False) + "\n")
         self.flush()  # the documents on disk before the manifest that lists them
-        self._sync(self._compact)
-        self._compact.close()
-        self._compact = None
-        os.chmod(self._compact_path, 0o644)
-        os.replace(self._compact_path, self.path)
-        self._compact_path = None
+        compact, self._compact = self._compact, None
+        compact.commit()
         self.close()
 
     def close(self) -> None:
@@ -279,14 +284,8 @@ class Manifest:
             except OSError:  # a full disk, say: those districts are redone by the next run
                 pass
         if self._compact is not None:
-            self._compact.close()
-            self._compact = None
-        if self._compact_path is not None:
-            try:
-                os.unlink(self._compact_path)
-            except OSError:
-                pass
-            self._compact_path = None
+            compact, self._compact = self._compact, None
+            compact.abort()
         if self._journal is not None:
             journal, self._journal = self._journal, None
             try:

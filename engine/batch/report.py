@@ -2,7 +2,7 @@
 
 Both are written to a temporary file next to their final name and moved into place when the run
 completes (`os.replace`), so a crash leaves the previous version or the new one. Neither replaces a
-file the tool did not write: `index.html` carries the generator mark, and `summary.csv` is
+file the tool did not write: `index.html` carries the tool's seal (`files.seal`), and `summary.csv` is
 recognised by its header row.
 
 Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as a
@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import csv
 import html
-import os
-import tempfile
 from pathlib import Path
-from typing import IO, Iterable
+from typing import Iterable
 from urllib.parse import quote
 
 from engine import __version__
 from engine.errors import InputError, SourceLocation
 from engine.batch.manifest import Entry
-from engine.files import GENERATOR_MARK, made_by_us
+from engine.files import GENERATOR_MARK, AtomicStream, made_by_us
 from engine.paths import display
 
 SUMMARY_NAME = "summary.csv"
@@ -58,30 +56,6 @@ def check_ours(folder: Path) -> None:
                 SourceLocation(display(path)),
                 "already exists and was not written by rostering-advisor; choose another output folder",
             )
-
-
-class AtomicStream:
-    """A text file written in pieces to a temporary name, then moved into place by `commit()`."""
-
-    def __init__(self, path: Path, encoding: str = "utf-8") -> None:
-        self.path = Path(path)
-        folder, prefix = self.path.parent, f".{self.path.name}."
-        descriptor, self._temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-        self.handle: IO[str] = os.fdopen(descriptor, "w", encoding=encoding, newline="")
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.chmod(self._temporary, 0o644)
-        os.replace(self._temporary, self.path)
-
-    def abort(self) -> None:
-        self.handle.close()
-        try:
-            os.unlink(self._temporary)
-        except OSError:
-            pass
 
 
 class SummaryWriter:
@@ -124,7 +98,7 @@ def write_index(
     rules_version: str,
 ) -> None:
     """index.html: counts per option, then a link to every document (streamed from the manifest)."""
-    stream = AtomicStream(folder / INDEX_NAME)
+    stream = AtomicStream(folder / INDEX_NAME, sealed=True)
     out = stream.handle
     try:
         total = sum(counts.values())

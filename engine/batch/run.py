@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import itertools
 import os
-import re
 import signal
 import threading
 import time
@@ -42,30 +41,28 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from engine import __version__
 from engine.batch.input import BatchInput, Record, RowError
-from engine.batch.report import SUMMARY_NAME, SummaryWriter, check_ours, write_index
+from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.pool import Runner, start_workers
-from engine.batch.worker import StageTimes, Task, WorkerConfig
+from engine.batch.worker import REPEATS, StageTimes, Task, WorkerConfig
+from engine.evaluate.advisor import Advisor
 from engine.evaluate.compiler import FORMAT_TAG
-from engine.cores import usable_cores
-from engine.errors import EXIT_OK, EXIT_PARTIAL, InputError, SourceLocation
+from engine.cores import worker_count
+from engine.errors import EXIT_OK, EXIT_PARTIAL, AdvisorError, InputError, SourceLocation, printable
 from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
 from engine.rules.model import Rules
-from engine.files import GENERATOR_MARK, remove_ours
+from engine.files import GENERATOR_MARK, remove_ours, sweep_temporaries
 from engine.paths import display
 from engine.batch.progress import ProgressEvent, Reporter, reporter_for
 from engine.rules.rulebook import load_rules
-from engine.batch.names import district_slug, links_in, safe_name
+from engine.batch.names import district_slug, document_name, links_in, safe_name
 from engine.render.formats import DOCUMENTS, FORMATS
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)
 SHOWN_ERRORS = 20  # row errors the command prints
-_TEMPORARY = re.compile(
-    r"^\.(?:[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)|summary\.csv|index\.html|"
-    + re.escape(MANIFEST_NAME)
-    + r")\.[a-z0-9_]{8}\.tmp$"
-)
-_DOCUMENT_TEMPORARY = re.compile(r"^\.[a-z0-9]+(?:-[a-z0-9]+)*\.(?:md|html|json)\.[a-z0-9_]{8}\.tmp$")
+
+class StoppedRun(AdvisorError):
+    """The batch stopped early: an error that is not a district's came back row after row (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,7 @@ class BatchResult:
     options: Counter = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS
     notices: list[str] = field(default_factory=list)  # about the input as a whole, e.g. unknown columns
+    capped: str = ""  # why fewer workers run than --workers asked for
     stale: list[str] = field(default_factory=list)  # earlier runs' documents this run did not produce, left in place
     pruned: list[str] = field(default_factory=list)  # the same, removed (--prune)
     times: StageTimes = field(default_factory=StageTimes)
@@ -130,10 +128,9 @@ def run_batch(
     each district (tests use it to kill a worker; a module-level function, so that it pickles).
     """
     formats = check_formats(config.formats)
-    workers = config.workers if config.workers is not None else usable_cores()
-    if workers < 1:
-        raise InputError.at(SourceLocation("--workers"), "must be at least 1")
+    workers, capped = worker_count(config.workers)
     rules = load_rules(config.rules)
+    Advisor(rules)  # rules the engine cannot build are refused here (exit 2), not by every worker
     templates, generated, templates_key = _documents_setup(formats, config)
     with BatchInput(config.input, rules) as source:
         if source.format == "folder" and Path(config.out).resolve() == source.path.resolve():
@@ -155,7 +152,11 @@ def run_batch(
             task_hook=task_hook,
         )
         run = _Run(config, rules, source, worker_config, key, workers, progress, hook)
-        return run.execute()
+        run.result.capped = capped
+        try:
+            return run.execute()
+        except OSError as exc:  # the output folder: a full disk, a folder made read-only meanwhile
+            raise InputError.at(SourceLocation(display(out)), f"cannot write: {exc.strerror}") from None
 
 
 class _Run:
@@ -185,12 +186,13 @@ class _Run:
         self.seen: dict[str, int] = {}  # slug -> the row that took it
         self.records_read = 0
         self.chunks_finished = 0
+        self.repeated = ("", 0)  # the last district's error that was not its own, and how many in a row had it
         self.started = time.perf_counter()
 
     def execute(self) -> BatchResult:
         manifest = Manifest(self.out)
         manifest.open()  # locks the folder before anything in it is touched
-        _sweep_temporaries(self.out)
+        sweep_temporaries(self.out, _ours)
         self.manifest = manifest
         self.links = links_in(self.out)  # one listing, rather than a look at every file name
         runner: Runner | None = None
@@ -219,7 +221,7 @@ class _Run:
             if runner is not None:
                 runner.close()
                 runner = None
-                _sweep_temporaries(self.out, _DOCUMENT_TEMPORARY)  # a worker that died may have left one
+                sweep_temporaries(self.out, document_name)  # a worker that died may have left one
             summary.commit()
             stale = manifest.stale()
             if self.config.prune:
@@ -232,7 +234,7 @@ class _Run:
             if summary is not None:
                 summary.abort()
             manifest.close()
-            _sweep_temporaries(self.out)
+            sweep_temporaries(self.out, _ours)
             raise
         write_index(
             self.out,
@@ -277,9 +279,7 @@ class _Run:
             if entry is not None:
                 slots.append((record, entry))
                 continue
-            previous = self.manifest.get(slug)
-            owned = frozenset(previous.outputs) if previous is not None else frozenset()
-            tasks.append(Task(record, slug, owned))
+            tasks.append(Task(record, slug))
             slots.append((record, None))
         self.result.read_seconds += time.perf_counter() - start
         return slots, tasks
@@ -316,6 +316,8 @@ class _Run:
             entry = known if known is not None else next(worked)
             result.districts += 1
             summary.write(entry)
+            if known is None:
+                self._repeats(entry.repeated)
             if entry.error is not None:
                 result.failed += 1
                 self.manifest.orphan(entry.outputs)
@@ -334,6 +336,15 @@ class _Run:
             self.progress(self._event())
         if self.hook is not None:
             self.hook(self.chunks_finished)
+
+    def _repeats(self, repeated: str) -> None:
+        """Stop the run (exit 2) when an error that is not a district's (a template's, a full disk's)
+        comes back on `REPEATS` districts in a row: it would fail every district, each perhaps only
+        after the template's time limit."""
+        same = repeated and repeated == self.repeated[0]
+        self.repeated = (repeated, self.repeated[1] + 1 if same else 1)
+        if repeated and self.repeated[1] >= REPEATS:
+            raise StoppedRun(f"{repeated} (on {REPEATS} districts in a row: the batch stopped)")
 
     def _event(self, final: bool = False) -> ProgressEvent:
         fraction = self.source.fraction()
@@ -396,14 +407,9 @@ def _prepare_folder(out: Path) -> Path:
     return out
 
 
-def _sweep_temporaries(folder: Path, pattern: re.Pattern[str] = _TEMPORARY) -> None:
-    """Remove temporary files an interrupted or killed run (or worker) of ours left behind."""
-    for entry in os.scandir(folder):
-        if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                pass
+def _ours(name: str) -> bool:
+    """A file name batch mode writes in its output folder: a document, or one of its own files."""
+    return document_name(name) or name in (SUMMARY_NAME, INDEX_NAME, MANIFEST_NAME)
 
 
 def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -428,10 +434,12 @@ def command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"\nstopped: finished districts are kept in {display(args.out)}; run the same command to resume\n")
         raise
     prefix = "" if Path(args.input).is_dir() else f"{display(args.input)}: "  # a folder's errors name the file
+    if result.capped:
+        stderr.write(result.capped + "\n")
     for notice in result.notices:
-        stderr.write(f"{prefix}{notice}\n")
+        stderr.write(printable(f"{prefix}{notice}") + "\n")
     for error in result.errors[:SHOWN_ERRORS]:
-        stderr.write(f"{prefix}{error}\n")
+        stderr.write(printable(f"{prefix}{error}") + "\n")
     if result.failed > SHOWN_ERRORS:
         more = result.failed - SHOWN_ERRORS
         stderr.write(f"... and {more} more failed rows; see {display(result.out / SUMMARY_NAME)}\n")

@@ -28,9 +28,9 @@ from engine.evaluate.answers import District
 from engine.batch.input import CellProblem, Layout, Record, RowError
 from engine.batch.manifest import Entry
 from engine.batch.rows import RowProblem, to_district
-from engine.errors import AdvisorError, EngineError, InputError
-from engine.compact_json import compact_bytes
+from engine.errors import AdvisorError, EngineError, InputError, TemplateError
 from engine.files import ForeignFile, OutputFolder
+from engine.paths import display
 from engine.render.formats import DOCUMENTS, FORMATS
 
 
@@ -55,11 +55,10 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class Task:
-    """One district to do: its record, its file-name stem, and the files the manifest says we wrote."""
+    """One district to do: its record and its file-name stem."""
 
     record: Record
     slug: str
-    owned: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -112,11 +111,15 @@ class Worker:
         recommendations = self._recommend(ready, results)
         times.engine = time.perf_counter() - start
 
+        repeated = _Repeats()
         for (task, _), recommendation in zip(ready, recommendations):
-            if recommendation is not None:
+            if recommendation is not None and repeated.stopped:  # that error would fail every district
+                results[task.record.row] = repeated.entry(task)
+            elif recommendation is not None:
                 documents = self._render_all(task, recommendation, results, times)
                 if documents is not None:
                     results[task.record.row] = self._write_all(task, recommendation, documents, times)
+                repeated.saw(results.get(task.record.row))
         return [results[task.record.row] for task in tasks], times
 
     def close(self) -> None:
@@ -154,6 +157,10 @@ class Worker:
                 if fmt in DOCUMENTS and context is None:
                     context = self.renderer.context(recommendation, generated=self.config.generated)
                 documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt, context)))
+            except TemplateError as error:
+                failed = RowError.single(row, f"{fmt} document: {error}")
+                results[row] = Entry.failed(task.record, task.slug, failed, repeated=str(error))
+                return None
             except AdvisorError as error:
                 results[row] = Entry.failed(task.record, task.slug, RowError.single(row, f"{fmt} document: {error}"))
                 return None
@@ -168,19 +175,23 @@ class Worker:
         start = time.perf_counter()
         problems = []
         written = []
+        repeated = ""
         for name, text in documents:
             try:
-                self.folder.write(name, text, force=name in task.owned)
+                self.folder.write(name, text)  # replaces only a sealed file of ours, unedited
                 written.append(name)
             except ForeignFile:
                 reason = f"{name} already exists and was not written by rostering-advisor; move it away to write this district"
                 problems.append(CellProblem(None, "", reason))
             except InputError as error:
-                problems.append(CellProblem(None, "", "; ".join(d.message for d in error.diagnostics) + f" ({name})"))
+                why = "; ".join(d.message for d in error.diagnostics)
+                problems.append(CellProblem(None, "", f"{why} ({name})"))
+                if why.startswith("cannot write"):  # the folder's or the disk's problem, not this district's
+                    repeated = f"{display(self.config.out)}: {why}"
         times.write += time.perf_counter() - start
         record = task.record
         if problems:  # the documents it did write are named, so the batch can tell them from older ones
-            return Entry.failed(record, task.slug, RowError(record.row, tuple(problems)), tuple(written))
+            return Entry.failed(record, task.slug, RowError(record.row, tuple(problems)), tuple(written), repeated=repeated)
         return Entry(
             task.slug,
             record.district_id,
@@ -195,9 +206,39 @@ class Worker:
         )
 
     def _render(self, recommendation: Recommendation, fmt: str, context: dict[str, Any] | None) -> str | bytes:
-        if fmt not in DOCUMENTS:  # JSON: the recommendation's data
-            return compact_bytes(recommendation.to_dict()) + b"\n"
+        if fmt not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
+            return recommendation.to_json(compact=True)
         return self.renderer.render_context(self.renderer.template(fmt, self.config.template), context)
+
+
+REPEATS = 3  # the same error that is not a district's, on this many districts in a row, stops the batch (exit 2)
+
+
+class _Repeats:
+    """Counts one error that is not a district's (`Entry.repeated`) coming back on districts in a
+    row; past `REPEATS` the rest of the chunk is failed with it unrendered (a template that runs into
+    its time limit would otherwise cost that limit for every district), and the batch stops (`run`)."""
+
+    def __init__(self) -> None:
+        self.error: Entry | None = None
+        self.count = 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.count >= REPEATS
+
+    def saw(self, entry: Entry | None) -> None:
+        if entry is None or not entry.repeated:
+            self.error, self.count = None, 0
+        elif self.error is not None and entry.repeated == self.error.repeated:
+            self.count += 1
+        else:
+            self.error, self.count = entry, 1
+
+    def entry(self, task: Task) -> Entry:
+        assert self.error is not None and self.error.error is not None
+        failed = RowError.single(task.record.row, self.error.error.problems[0].reason)
+        return Entry.failed(task.record, task.slug, failed, repeated=self.error.repeated)
 
 
 _WORKER: Worker | None = None

@@ -22,9 +22,11 @@ from engine import cache
 from engine.evaluate.answers import District, district_from_data, read_district
 from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.rules.model import Factor, Rules
-from engine.files import GENERATOR
+from engine.compact_json import compact_bytes, indented
+from engine.errors import Diagnostic, InputError, SourceLocation
+from engine.files import GENERATOR, SEAL_BLANK, seal
 from engine.rules.rulebook import load_rules
-from engine.evaluate.runtime import Engine, Outcome, Outline, Verdict
+from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
 from engine.evaluate.plan import Plan, Planner
 from engine.evaluate.variants import WORD, VariantJudge, letters
 
@@ -136,6 +138,12 @@ class Recommendation:
             why = f"the weighted answers favor it {_number(scores[self.option])}{versus}"
         return f"{label} is recommended for {who} ({level}): {_lower_first(why).rstrip('.')}."
 
+    def to_json(self, *, compact: bool = False) -> bytes:
+        """The JSON document (`recommend --format json`; batch: `compact`, one line), its last key
+        the seal that marks it as written by this tool (`files.seal`)."""
+        data = {**self.to_dict(), "seal": SEAL_BLANK}
+        return seal(compact_bytes(data) + b"\n" if compact else indented(data))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: see README, "Output"."""
         rules = self.rules
@@ -228,9 +236,17 @@ class Advisor:
         if rules.digest not in _PROGRAMS:
             _PROGRAMS[rules.digest] = _programs(rules)
         self.program, judged, parts = _PROGRAMS[rules.digest]
-        self.engine = Engine(self.program)
-        self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
+        try:
+            self.engine = Engine(self.program)
+            self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
+        except RulesetRefused as refused:
+            raise _unbuildable(rules, refused) from None
         self.planner = Planner(rules, self.program, self.judge)
+
+    def start(self) -> None:
+        """Evaluate one district that answered nothing: the engine builds and runs every ruleset
+        (what `validate` does before it approves the rules)."""
+        self.recommend_many([district_from_data({"district": {"name": "validate"}}, self.rules)])
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
@@ -377,3 +393,13 @@ def _lower_first(text: str) -> str:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+def _unbuildable(rules: Rules, refused: RulesetRefused) -> InputError:
+    """Rules that validate against the schemas but that durable_rules cannot build, at each rule
+    it refuses (else at the rules folder): exit 2, never a traceback."""
+    why = f"durable_rules cannot build {{}} ({refused}); split its conditions into smaller rules"
+    located = sorted({where for where in map(rules.rule_location, refused.rules) if where is not None})
+    if not located:
+        return InputError.at(SourceLocation(rules.source), why.format("these rules: too many of them, or too large"))
+    return InputError([Diagnostic(loc, why.format("this rule")) for loc in located])

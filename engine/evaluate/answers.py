@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import Diagnostic, InputError, did_you_mean
+from engine.errors import Diagnostic, InputError, control_character, did_you_mean
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.rules.schema import validate
@@ -82,7 +82,7 @@ def _build_answers_schema(rules: Rules) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "answers.schema.json",
-        "title": f"District answers for {rules.manifest.name} {rules.version}",
+        "title": f"District answers for {rules.manifest.name}",  # no version: changes with the questions only
         "type": "object",
         "required": ["district"],
         "additionalProperties": False,
@@ -127,14 +127,16 @@ def district_from_data(data: Any, rules: Rules, source: str = "<district>") -> D
 
 
 def district_from_document(doc: Document, rules: Rules) -> District:
-    problems = validate(doc, answers_schema(rules))
-    if problems:
-        raise InputError(problems)
+    """A checked District; every problem of the document at once (schema and answer values)."""
+    problems = _control_characters(doc, doc.data, ()) or validate(doc, answers_schema(rules))
     data = doc.data
     answers: dict[str, str] = {}
     bad: list[Diagnostic] = []
-    for question, raw in (data.get("answers") or {}).items():
+    given = data.get("answers") if isinstance(data, dict) else None
+    for question, raw in (given.items() if isinstance(given, dict) else ()):
         value = normalise_answer(raw)
+        if value is None and not isinstance(raw, (str, bool, int)):
+            continue  # not yes/no/unknown in any spelling: the schema has said so
         if value is None:
             shown = repr(raw) if isinstance(raw, str) else str(raw)
             hint = did_you_mean(str(raw).casefold(), ["yes", "no", "unknown"]) if isinstance(raw, str) else ""
@@ -147,6 +149,8 @@ def district_from_document(doc: Document, rules: Rules) -> District:
             )
         else:
             answers[question] = value
+    if problems:
+        raise InputError(sorted(problems + bad, key=lambda d: (d.location, d.message)))
     profile = {k: v for k, v in (data.get("profile") or {}).items() if v is not None}
     for name, value in profile.items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -163,3 +167,48 @@ def district_from_document(doc: Document, rules: Rules) -> District:
         notes=(data.get("notes") or "").strip(),
         source=doc.file,
     )
+
+
+def blank_answers(rules: Rules) -> str:
+    """A new district's answers file: every question as a comment, by theme, to uncomment and answer."""
+    themes = {t.id: t.label for t in rules.themes}
+    lines = [
+        "# yaml-language-server: $schema=../answers.schema.json",
+        f"# Written by rostering-advisor blank for {rules.manifest.name} {rules.version}. Uncomment a question",
+        "# and answer yes, no or unknown; a question left out is unknown.",
+        "district:",
+        "  name: My District        # required",
+        '  # id: "0600000"          # optional; quote ids to keep leading zeros',
+        "answers:                   # every question is a comment: uncomment, then answer",
+        "  {}",
+    ]
+    theme = None
+    for question in rules.questions:
+        if question.theme != theme:
+            theme = question.theme
+            lines.append(f"  # --- {themes.get(theme, theme)}")
+        lines.append(f"  # {question.text}")
+        lines.append(f"  # {question.id}: unknown")
+    lines.append("notes: ''")
+    return "\n".join(lines) + "\n"
+
+
+def _control_characters(doc: Document, node: Any, path: tuple) -> list[Diagnostic]:
+    """Every text (key or value) that holds a control character (`errors.control_character`): an
+    escape sequence or a bidirectional override would reach documents, summary.csv and terminals."""
+    found: list[Diagnostic] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            what = control_character(key) if isinstance(key, str) else None
+            if what is not None:
+                found.append(Diagnostic(doc.locate(path + (key,), key=True), f"a key holds {what}; remove it"))
+            else:
+                found.extend(_control_characters(doc, value, path + (key,)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_control_characters(doc, value, path + (index,)))
+    elif isinstance(node, str):
+        what = control_character(node)
+        if what is not None:
+            found.append(Diagnostic(doc.locate(path), f"holds {what}; remove it", format_path(path)))
+    return found

@@ -109,10 +109,37 @@ def _handle_for(program: Program) -> Any:
         if _HOST is None:
             _HOST = _QuietHost()
         if program.name not in _HANDLES:
-            _HOST.register_rulesets({program.name: program.engine_definition()})
+            try:
+                _HOST.register_rulesets({program.name: program.engine_definition()})
+            except Exception as exc:  # the C core: "Could not create ruleset, error code: N"
+                raise RulesetRefused(str(exc), _refused_rules(program)) from None
             # durable_rules keeps the C handle on its Ruleset object; we drive that handle directly.
             _HANDLES[program.name] = _HOST.get_ruleset(program.name)._handle
         return _HANDLES[program.name]
+
+
+class RulesetRefused(EngineError):
+    """durable_rules cannot build a compiled ruleset (a condition that expands to too many
+    alternatives, say); `rules` are the YAML ids of the rules it refuses on their own, if any."""
+
+    def __init__(self, message: str, rules: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.rules = rules
+
+
+def _refused_rules(program: Program) -> tuple[str, ...]:
+    """The YAML rules of `program` whose engine rules durable_rules refuses to build alone (each
+    tried in a ruleset of its own, deleted again): where a refused ruleset's problem lies."""
+    refused = []
+    for name, rule in program.engine_definition().items():
+        rule.pop("run", None)
+        try:
+            handle = _core.create_ruleset(f"{program.name}_probe", json.dumps({name: rule}, ensure_ascii=False))
+        except Exception:  # the C core raises bare Exceptions with an error code
+            refused.append(program.actions[name].rule if name in program.actions else name)
+            continue
+        _core.delete_ruleset(handle)
+    return tuple(refused)
 
 
 class _Evaluation:

@@ -27,10 +27,10 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from engine.evaluate.advisor import Recommendation
 from engine.render.context import build_context
 from engine.errors import InputError, SourceLocation, TemplateError
-from engine.files import with_mark
+from engine.files import sealed_document
 from engine import paths
 from engine.paths import display
-from engine.render.limits import OutputTooLarge, RenderTimeout, collect
+from engine.render.limits import OutputTooLarge, RenderTimeout, bounded, collect
 from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
 from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
 from engine.render.sandbox import DocumentSandbox, Limits
@@ -99,10 +99,7 @@ class Renderer:
             env = self._envs[fmt]
             self._load_format(env)
             name = self._resolve(fmt, template)
-            try:
-                compiled = env.get_template(name)
-            except Exception as exc:  # syntax errors, missing includes, symlinks: all TemplateErrors
-                raise self._error(exc, name) from None
+            compiled = self._compile(env, name)
             self._compiled[key] = compiled
         return compiled
 
@@ -114,22 +111,29 @@ class Renderer:
             env = self._envs[fmt]
             self._load_format(env)
             for name in self.loader.list_templates():
-                try:
-                    env.get_template(name)
-                except Exception as exc:
-                    raise self._error(exc, name) from None
+                self._compile(env, name)
 
     def render_context(self, compiled: Template, context: dict[str, Any]) -> str:
         """Render a compiled template with a context, within the limits."""
+        limits = self.limits
         try:
             text = collect(
-                compiled.generate(context), max_output=self.limits.max_output, max_seconds=self.limits.max_seconds
+                compiled.generate(context), max_output=limits.max_output, max_seconds=limits.max_seconds, max_memory=limits.max_memory
             )
         except (Exception, RenderTimeout) as exc:  # RenderTimeout is a BaseException: see render_limits
             raise self._error(exc, compiled.name) from None
         return _finish(text)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _compile(self, env: DocumentSandbox, name: str) -> Template:
+        """A template compiled within the time and memory limits of a render; any failure (syntax, a
+        missing include, a symbolic link, a runaway compilation) is a TemplateError."""
+        try:
+            with bounded(self.limits.max_seconds, self.limits.max_memory):
+                return env.get_template(name)
+        except (Exception, RenderTimeout) as exc:  # RenderTimeout is a BaseException: see render_limits
+            raise self._error(exc, name) from None
 
     def _load_format(self, env: DocumentSandbox) -> None:
         """The format's file and tokens, as globals, before any template of that format compiles."""
@@ -180,9 +184,9 @@ class Renderer:
         elif isinstance(exc, SecurityError):
             message = f"not allowed in a template: {exc}"
         elif isinstance(exc, RecursionError):
-            message = "templates include or call each other without end (recursion too deep)"
+            message = "nested too deeply, or templates include or call each other without end (recursion too deep)"
         elif isinstance(exc, MemoryError):
-            message = "the render ran out of memory"
+            message = f"the render ran out of memory (it may use {self.limits.max_memory:,} bytes more) and was stopped"
         else:
             message = f"{type(exc).__name__}: {exc}"
         message = " ".join(message.split())
@@ -216,7 +220,8 @@ class Renderer:
 
 def _finish(text: str) -> str:
     """Tidy whitespace (no trailing spaces, at most one blank line in a row, one final newline) and
-    make sure the generator mark is near the top (`files.with_mark`), so a later write may replace the file."""
+    seal the document (`files.sealed_document`), so that `-o` and batch may replace it later, unless edited."""
     if " \n" in text or ("\t" in text and "\t\n" in text):  # a lone "\t" is found ~10x faster than "\t\n"
         text = _TRAILING_SPACE.sub("\n", text)
-    return with_mark(_BLANK_LINES.sub("\n\n", text).strip("\n") + "\n")
+    text = _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
+    return sealed_document(text)

@@ -1,4 +1,4 @@
-"""Bounding one render in time and size.
+"""Bounding one render in time, size and memory.
 
 Output is streamed from the template and counted, so a render stops as soon as it passes the
 output cap. Time is watched by one daemon thread per process: when a render passes its deadline,
@@ -7,6 +7,11 @@ the watchdog raises `RenderTimeout` inside the rendering thread (CPython's
 no check made from the template's own hooks could. `RenderTimeout` is a `BaseException`, so no
 `except Exception` inside Jinja swallows it; it is delivered only while the thread runs Python
 code, so a single long C call (which the sandbox's size checks keep small) finishes first.
+
+Memory is bounded by the process itself: during a render (and a template's compilation) the
+address space may grow by at most `max_bytes` (RLIMIT_AS, restored afterwards), so a template that
+builds a huge value inside one C call (`~` doubling, `|string` of nested lists, block capture)
+gets a `MemoryError` instead of taking the machine's memory; in batch each worker has its own.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import threading
 import time
 from types import FrameType
@@ -93,14 +99,77 @@ WATCHDOG = Watchdog()
 os.register_at_fork(after_in_child=WATCHDOG._reset)  # the parent's thread and lock do not exist in a child
 
 
-def collect(chunks: Iterator[str], *, max_output: int, max_seconds: float) -> str:
+def collect(chunks: Iterator[str], *, max_output: int, max_seconds: float, max_memory: int) -> str:
     """Join `chunks` (a template's generate()) within the caps.
 
-    Raises `OutputTooLarge` past `max_output` characters and `RenderTimeout` past `max_seconds`
-    (with the traceback of the template code it interrupted, when it interrupted one).
+    Raises `OutputTooLarge` past `max_output` characters, `RenderTimeout` past `max_seconds`
+    (with the traceback of the template code it interrupted, when it interrupted one) and
+    `MemoryError` past `max_memory` more bytes of address space.
     """
-    with time_limit(max_seconds):
+    with bounded(max_seconds, max_memory):
         return _join(chunks, max_output)
+
+
+@contextlib.contextmanager
+def bounded(max_seconds: float, max_memory: int) -> Iterator[None]:
+    """The block within `max_seconds` (`RenderTimeout`) and `max_memory` more bytes (`MemoryError`):
+    a render, or a template's compilation (200,000 `{% set %}` would take 35 s and 1.8 GB)."""
+    with time_limit(max_seconds), memory_limit(max_memory):
+        yield
+
+
+class _AddressSpace:
+    """The process's address-space limit while renders run, shared by the threads that render (a
+    server): the first render in sets it, the last one out puts the previous limit back."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._previous: tuple[int, int] | None = None
+
+    def enter(self, max_bytes: int) -> None:
+        with self._lock:
+            self._inside += 1
+            if self._inside > 1:
+                return
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            try:
+                with open("/proc/self/statm", "rb") as handle:  # pages of address space in use
+                    used = int(handle.read().split()[0]) * resource.getpagesize()
+            except OSError:  # no /proc: only the time limit and the size checks hold
+                return
+            limit = used + max_bytes
+            for ceiling in (soft, hard):
+                if ceiling != resource.RLIM_INFINITY:
+                    limit = min(limit, ceiling)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            self._previous = (soft, hard)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._previous is not None:
+                resource.setrlimit(resource.RLIMIT_AS, self._previous)
+                self._previous = None
+
+
+_ADDRESS_SPACE = _AddressSpace()
+os.register_at_fork(after_in_child=_ADDRESS_SPACE.reset)  # a child starts with no render inside
+
+
+@contextlib.contextmanager
+def memory_limit(max_bytes: int) -> Iterator[None]:
+    """Let this process's address space grow by at most `max_bytes` while the block runs
+    (`MemoryError` past that), never beyond a limit already set; the previous limit is back once no
+    render is running (renders in several threads share one limit, set by the first)."""
+    _ADDRESS_SPACE.enter(max_bytes)
+    try:
+        yield
+    finally:
+        _ADDRESS_SPACE.leave()
 
 
 @contextlib.contextmanager

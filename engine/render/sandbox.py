@@ -10,8 +10,11 @@ Built on `ImmutableSandboxedEnvironment` (no `_`-attributes, no mutation of list
   number of more than `Limits.max_int_bits` bits; `%`-formatting refuses widths and precisions
   above `Limits.max_width`; `range()` refuses more than `Limits.max_range` items;
 * the filters that can inflate text (`center`, `indent`, `wordwrap`, `truncate`, `format`,
-  `replace`, `join`) check their arguments the same way; `random` (not reproducible) and the
-  `lipsum` global (unbounded text) are removed;
+  `replace`, `join`, `batch`, `slice`) check their arguments the same way, `sum` adds numbers
+  only; `random` (not reproducible) and the `lipsum` global (unbounded text) are removed;
+* the text a `{% set %}…{% endset %}` block captures is size-checked (`BoundedCapture`), and what
+  a single C call can still build (`~` doubling, `|string` of nested lists) is bounded by the
+  render's memory limit (`limits.memory_limit`), a compilation too;
 * macro calls nest at most `Limits.max_depth` deep, and macros refuse arguments over the size cap;
 * reading an attribute or item that holds an oversized string or list is refused.
 
@@ -34,10 +37,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, pass_environment
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, nodes, pass_environment
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.ext import Extension
-from jinja2.filters import FILTERS
+from jinja2.filters import FILTERS, make_attrgetter
 from jinja2.environment import TemplateModule
 from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import LoopContext, Macro
@@ -46,7 +50,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from engine.render.escaping import MarkdownText, html_finalize, markdown_finalize
-from engine.render.limits import time_limit
+from engine.render.limits import bounded
 from engine.render.formats import DOCUMENTS, Templating
 
 
@@ -55,7 +59,8 @@ class Limits:
     """Caps on one render; see docs/templates.md, "Limits"."""
 
     max_output: int = 5_000_000  # characters of output
-    max_seconds: float = 10.0  # wall-clock time of one render
+    max_seconds: float = 10.0  # wall-clock time of one render, and of compiling one template
+    max_memory: int = 1 << 30  # bytes the process may grow by during a render or a compilation
     max_value: int = 5_000_000  # characters of a string, items of a list, built in a template
     max_range: int = 10_000  # items of range()
     max_width: int = 1_000  # width or precision in %-formatting, center/indent/wordwrap widths
@@ -86,10 +91,36 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, _SIZED) else 0
 
 
+class BoundedCapture(CodeGenerator):
+    """Jinja's code generator, but the text a `{% set x %}…{% endset %}` block captured goes through
+    the sandbox's size check before it is assigned: block capture in a loop cannot double a value
+    past `Limits.max_value` unseen (Jinja 3.1's `visit_AssignBlock`, with that one call added)."""
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock, frame: Frame) -> None:
+        self.push_assign_tracking()
+        block_frame = frame.inner()
+        block_frame.require_output_check = False  # a set block captures: no output checks (Jinja's comment)
+        block_frame.symbols.analyze_node(node)
+        self.enter_frame(block_frame)
+        self.buffer(block_frame)
+        self.blockvisit(node.body, block_frame)
+        self.newline(node)
+        self.visit(node.target, frame)
+        self.write(" = environment._bounded((Markup if context.eval_ctx.autoescape else identity)(")
+        if node.filter is not None:
+            self.visit_Filter(node.filter, block_frame)
+        else:
+            self.write(f"concat({block_frame.buffer})")
+        self.write("))")
+        self.pop_assign_tracking(frame)
+        self.leave_frame(block_frame)
+
+
 class DocumentSandbox(ImmutableSandboxedEnvironment):
     """A sandboxed Jinja environment for one document format (`formats.DOCUMENTS`)."""
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
+    code_generator_class = BoundedCapture
 
     def __init__(self, loader: BaseLoader, fmt: Templating, limits: Limits) -> None:
         markdown = fmt.escaping == "markdown"
@@ -115,6 +146,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         self.filters.pop("random", None)
         for name, check in _FILTER_CHECKS.items():
             self.filters[name] = _checked_filter(FILTERS[name], check)
+        self.filters["sum"] = self._sum
         self.filters["squash"] = squash
         self.filters["lines"] = self._lines
         self.globals["markup"] = self._markup
@@ -134,7 +166,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
             if missing.name == self.markup_file:
                 return
             raise
-        with time_limit(self.limits.max_seconds):
+        with bounded(self.limits.max_seconds, self.limits.max_memory):
             module = template.module
         self.globals["f"] = module
         tokens = getattr(module, "m", None)
@@ -215,6 +247,16 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
         """The `markup(...)` global: a dict whose strings are markup of this format, printed as they are."""
         safe = MarkdownText if self.markdown else Markup
         return {key: safe(value) if isinstance(value, str) else value for key, value in tokens.items()}
+
+    def _sum(self, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+        """The `sum` filter, of numbers only: a sum of lists or strings copies them over and over
+        inside one C call, which neither the size checks nor the time limit could stop."""
+        items = list(iterable)
+        if attribute is not None:
+            items = list(map(make_attrgetter(self, attribute), items))
+        if not all(type(x) in _NUMBERS for x in (start, *items)):
+            raise _refuse("sum() adds numbers only")
+        return sum(items, start)
 
     def _lines(self, value: Any, width: int = 80) -> tuple[str, ...]:
         """The `lines` filter: text wrapped into lines of at most `width` characters (for SVG labels)."""
@@ -393,7 +435,21 @@ def _check_join(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
             raise _refuse(f"join() would build more than {env.limits.max_value:,} characters")
 
 
+def _count_arg(what: str) -> Check:
+    """The second argument of `batch` / `slice`: how many items or slices, at most `max_range`
+    (`|batch(10**9, 0)` would fill a list of a billion items inside one C call)."""
+
+    def check(env: DocumentSandbox, args: tuple, kwargs: dict) -> None:
+        count = args[1] if len(args) > 1 else kwargs.get(what)
+        if isinstance(count, int) and count > env.limits.max_range:
+            raise _refuse(f"{what} above {env.limits.max_range:,}")
+
+    return check
+
+
 _FILTER_CHECKS: dict[str, Check] = {
+    "batch": _count_arg("linecount"),
+    "slice": _count_arg("slices"),
     "center": _width_arg(1, "width", 80),
     "indent": _width_arg(1, "width", 4),
     "wordwrap": _width_arg(1, "width", 79),

@@ -21,7 +21,11 @@ from jinja2.bccache import Bucket
 from jinja2.loaders import split_template_path
 
 from engine import cache
+from engine.errors import InputError
+from engine.files import read_regular
 from engine.paths import display
+
+MAX_TEMPLATE_BYTES = 1024 * 1024  # a document's templates are a few kB each
 
 
 class SymlinkRefused(Exception):
@@ -57,8 +61,10 @@ class TemplateFolder(BaseLoader):
         if not path.is_file():
             raise TemplateNotFound(template)
         try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            source = read_regular(path, display(path), MAX_TEMPLATE_BYTES).decode("utf-8")
+        except InputError as exc:  # a FIFO, a device, too large
+            raise TemplateNotFound(f"{template} ({'; '.join(d.message for d in exc.diagnostics)})") from None
+        except UnicodeDecodeError as exc:
             raise TemplateNotFound(f"{template} ({exc})") from None
         filename = str(path.resolve())
         self.shown[filename] = display(path)

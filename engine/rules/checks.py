@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from engine.errors import Diagnostic, InputError, SourceLocation, did_you_mean
 from engine.rules.source import Document
@@ -16,6 +16,11 @@ from engine.rules.model import Rules
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)
 FIXED_FACT_PROPERTIES = 17  # sid, t, option, leader, decided_by, review, metrics ... (see compiler.py)
+# One `any` of about 300 conditions stops durable_rules with error 303 when a fact is asserted, and
+# a condition of about 1,000 with error 107 when the ruleset is built; measured with durable-rules
+# 2.0.28. Checked before the schemas, so an outsized rule is refused at once, at its line.
+MAX_ANY = 200
+MAX_CONDITIONS = 500
 MAX_ENGINE_RULES = 400  # durable_rules fails with error 303 at about 482 rules (jruizgit/rules#312)
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _MAX_ENUMERATED_WORLDS = 20_000  # beyond this the check is skipped rather than slow
@@ -33,6 +38,41 @@ def check_format(manifest: Document) -> None:
             f"rule-language format {declared} is not supported by this version of the engine "
             f"(supported: {', '.join(map(str, SUPPORTED_FORMATS))}); upgrade rostering-advisor",
         )
+
+
+def check_size(doc: Document) -> list[Diagnostic]:
+    """Conditions larger than the engine can build or run (`MAX_ANY`, `MAX_CONDITIONS`), each at its
+    `when` or `any`."""
+    problems: list[Diagnostic] = []
+
+    def count(node: Any, path: tuple) -> int:
+        if isinstance(node, dict):
+            wide = node.get("any")
+            if isinstance(wide, list) and len(wide) > MAX_ANY:
+                problems.append(Diagnostic(doc.locate(path + ("any",), key=True), f"an 'any' of {len(wide):,} conditions; "
+                                           f"the rules engine takes at most {MAX_ANY}: split the rule"))
+            return 1 + sum(count(value, path + (key,)) for key, value in node.items())
+        if isinstance(node, list):
+            return sum(count(value, path + (i,)) for i, value in enumerate(node))
+        return 0
+
+    def walk(node: Any, path: tuple) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "when":
+                    found = len(problems)
+                    size = count(value, path + (key,))
+                    if size > MAX_CONDITIONS and len(problems) == found:  # one problem per rule
+                        problems.append(Diagnostic(doc.locate(path + (key,), key=True), f"a condition of {size:,} parts; "
+                                                   f"the rules engine takes at most {MAX_CONDITIONS}: split the rule"))
+                else:
+                    walk(value, path + (key,))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, path + (i,))
+
+    walk(doc.data, ())
+    return problems
 
 
 def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
@@ -55,12 +95,13 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
         report("manifest", ("version",), f"version '{rules.manifest.version}' must look like 1.2.3 (semver)")
 
     # unique ids
-    _unique(report, "options", [("options", i, "id") for i in range(len(rules.options))], option_ids, "option")
-    _unique(report, "questions", [("themes", i, "id") for i in range(len(theme_ids))], theme_ids, "theme")
-    _unique(report, "questions", [("questions", i, "id") for i in range(len(question_ids))], question_ids, "question")
+    _unique(report, locator, "options", [("options", i, "id") for i in range(len(rules.options))], option_ids, "option")
+    _unique(report, locator, "questions", [("themes", i, "id") for i in range(len(theme_ids))], theme_ids, "theme")
+    _unique(report, locator, "questions", [("questions", i, "id") for i in range(len(question_ids))], question_ids, "question")
     factor_entries = content["factors"]["factors"]
     _unique(
         report,
+        locator,
         "factors",
         [("factors", i, "question") for i in range(len(factor_entries))],
         [f["question"] for f in factor_entries],
@@ -68,7 +109,7 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     )
     for stem, key in (("overrides", "overrides"), ("derived", "derived"), ("next_steps", "next_steps")):
         entries = content[stem][key]
-        _unique(report, stem, [(key, i, "id") for i in range(len(entries))], [e["id"] for e in entries], "rule")
+        _unique(report, locator, stem, [(key, i, "id") for i in range(len(entries))], [e["id"] for e in entries], "rule")
 
     # references
     def ref(stem: str, path: tuple, value: str, choices: list[str], noun: str) -> None:
@@ -178,12 +219,15 @@ def check(rules: Rules, locator: Locator) -> list[Diagnostic]:
     return sorted(problems, key=lambda d: (d.location, d.message))
 
 
-def _unique(report: Callable, stem: str, paths: list[tuple], ids: list[str], noun: str) -> None:
-    seen: set[str] = set()
+def _unique(report: Callable, locator: Locator, stem: str, paths: list[tuple], ids: list[str], noun: str) -> None:
+    """Each id once; a repeat names the line of the first, which is the one to keep or rename."""
+    first: dict[str, tuple] = {}
     for path, value in zip(paths, ids):
-        if value in seen:
-            report(stem, path, f"duplicate {noun} '{value}'")
-        seen.add(value)
+        if value in first:
+            line = locator(stem)(first[value]).line
+            fix = "keep one entry per question" if noun.startswith("factor") else "give each its own id"
+            report(stem, path, f"duplicate {noun} '{value}': the first is at line {line}; {fix}")
+        first.setdefault(value, path)
 
 
 def _implies(premise: Condition, conclusion: Condition) -> bool:

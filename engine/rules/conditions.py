@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence, Union
@@ -32,9 +34,26 @@ _FIELD_WORDS = {"sis": "SIS", "sftp": "SFTP", "csv": "CSV", "id": "ID", "nces": 
 
 
 def normalise(value: Any) -> Any:
-    """Profile values as facts hold them: text compared ignoring case and surrounding spaces."""
+    """Profile values (and the rules' values they are compared with) as facts hold them: text
+    compared ignoring case and surrounding spaces; numbers in a form the engine reads."""
     if isinstance(value, str):
         return value.strip().casefold()
+    if isinstance(value, float):
+        return engine_number(value)
+    return value
+
+
+def engine_number(value: float) -> float | int:
+    """durable_rules misreads a JSON number with an exponent but no fraction (`1e+16`, `1e-7`:
+    the intake then matches no rule and the evaluation fails). A whole number goes in as an
+    integer, exactly; any other such float as its neighbour one unit in the last place towards
+    zero, which JSON writes with a fraction (`9.999999999999999e-08`); a subnormal one as 0.0."""
+    if value.is_integer():
+        return int(value)
+    if abs(value) < sys.float_info.min:
+        return 0.0
+    if "e" in repr(value) and "." not in repr(value):
+        return math.nextafter(value, 0.0)
     return value
 
 
@@ -245,7 +264,7 @@ def _kind_of_value(value: Any) -> str:
 
 def _numeric(op: str) -> ProfileOp:
     def expression(test: ProfileTest, catalogues: Catalogues, negate: bool) -> Expression:
-        compared = _compare(op, test.name, test.value, negate)
+        compared = _compare(op, test.name, normalise(test.value), negate)
         return {"$or": [compared, {"$nex": {test.name: 1}}]} if negate else compared  # a missing field never compares
 
     return ProfileOp(

@@ -2,7 +2,8 @@
 
 Every problem in every file is collected before anything is raised, so one `validate` run lists
 them all in file order. Rules that passed every check are kept in the disk cache (`engine.cache`),
-by the bytes of their files and the folder they are shown as, and loaded from there next time.
+by the bytes of their files (each read once) and the folder they are shown as, and loaded from
+there next time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from engine import cache
 from engine.rules import checks
 from engine.errors import Diagnostic, InputError
-from engine.rules.source import Document, load_file
+from engine.files import read_regular
+from engine.rules.source import MAX_FILE_BYTES, Document, load_bytes
 from engine.rules.model import (
     Catalogue,
     ChangelogEntry,
@@ -58,44 +60,44 @@ class _Sources:
 def load_rules(folder: Path | None = None) -> Rules:
     """The rules in `folder` (or the default folder), fully checked; InputError lists every problem."""
     folder = rules_dir(folder)
-    entry = _cache_entry(folder)
-    if entry is not None:
+    raw: dict[str, bytes | InputError] = {}  # each file's bytes, or why it cannot be read
+    for stem in RULE_FILES:
+        path = folder / f"{stem}.yaml"
+        try:
+            raw[stem] = read_regular(path, display(path), MAX_FILE_BYTES)
+        except InputError as error:
+            raw[stem] = error
+    read = {stem: data for stem, data in raw.items() if isinstance(data, bytes)}
+    entry = None
+    if cache.enabled() and len(read) == len(raw):
+        entry = cache.key(display(folder), *(part for stem, data in read.items() for part in (stem, data)))
         cached = cache.load("rules", entry)
         if isinstance(cached, Rules) and cached.digest == content_digest(cached.content) and cached.source == display(folder):
             return cached
-    rules = _load(folder)
+    rules = _load(folder, raw)
     if entry is not None:
         cache.store("rules", entry, rules)
     return rules
 
 
-def _cache_entry(folder: Path) -> str | None:
-    """The cache key of a rules folder: its files' bytes and the name it is shown by (None: a file is unreadable)."""
-    if not cache.enabled():
-        return None
-    parts: list[str | bytes] = [display(folder)]
-    try:
-        for stem in RULE_FILES:
-            parts += [stem, (folder / f"{stem}.yaml").read_bytes()]
-    except OSError:
-        return None
-    return cache.key(*parts)
-
-
-def _load(folder: Path) -> Rules:
+def _load(folder: Path, raw: dict[str, bytes | InputError]) -> Rules:
+    """The rules of a folder from its files' bytes, every problem of every file collected."""
     docs: dict[str, Document] = {}
     problems: list[Diagnostic] = []
     schemas = packaged_schemas()
     for stem in RULE_FILES:
         path = folder / f"{stem}.yaml"
+        data = raw[stem]
         try:
-            doc = load_file(path, display(path))
+            if isinstance(data, InputError):
+                raise data
+            doc = load_bytes(data, display(path), json=False)
         except InputError as error:
             problems.extend(error.diagnostics)
             continue
         if stem == "manifest":
             checks.check_format(doc)
-        found = validate(doc, schemas[f"{stem}.schema.json"])
+        found = checks.check_size(doc) or validate(doc, schemas[f"{stem}.schema.json"])
         problems.extend(found)
         if not found:
             docs[stem] = doc

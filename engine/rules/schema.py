@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from engine.errors import Diagnostic, InputError, did_you_mean
-from engine.rules.source import Document, PathKey, format_path
+from engine.rules.source import QUOTE_TEXT, Document, PathKey, format_path
 
 SCHEMA_PACKAGE = "engine.rules.schemas"
 
@@ -87,7 +87,18 @@ def _diagnose(doc: Document, error: ValidationError) -> Diagnostic:
         missing = error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
         what = doc.whole if not path else format_path(path)
         return Diagnostic(doc.locate(path), f"{what} is missing the required field '{missing}'")
+    if kind == "type" and _text_read_as_a_key(doc, error, path):
+        return Diagnostic(doc.locate(path), QUOTE_TEXT, format_path(path))
     return Diagnostic(doc.locate(path), _message(error, path, doc.whole), format_path(path) if len(path) > 1 else "")
+
+
+def _text_read_as_a_key(doc: Document, error: ValidationError, path: PathKey) -> bool:
+    """Text was expected, and YAML made a one-key mapping of a line such as `- Raised it: from 2 to 3`."""
+    instance, schema = error.instance, error.schema
+    if not isinstance(schema, dict) or "string" not in str(schema.get("type", "")) or not isinstance(instance, dict) or len(instance) != 1:
+        return False
+    (key, value), = instance.items()
+    return not isinstance(value, (dict, list)) and doc.keys.get(path + (key,)) == doc.values.get(path)
 
 
 def _intended(error: ValidationError) -> ValidationError:

@@ -4,6 +4,10 @@ Safe by construction: no tags, anchors or aliases (so no code runs and nothing e
 exponentially), a size cap, a nesting cap checked *before* libyaml sees the text (deep flow
 nesting crashes its C parser), duplicate keys rejected, and the YAML 1.2 scalar rules: only
 true/false are booleans; `yes`, `no`, `on`, `0777`, `1:20` and dates stay text.
+
+libyaml's complaints are reworded as the mistakes people make (`_explain`): an unquoted `: ` in
+text ("put this text in quotes"), a line indented wrongly (named as such, with the levels above
+it, at the line that is wrong), a tab.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Union, cast
 import yaml
 
 from engine.errors import InputError, SourceLocation
+from engine.files import read_regular
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -103,26 +108,6 @@ def format_path(path: PathKey) -> str:
     return text
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a UTF-8 file (a byte-order mark is allowed) within the size cap."""
-    name = display or str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError.at(
-                SourceLocation(name),
-                f"the file is {size:,} bytes; files larger than {MAX_FILE_BYTES:,} bytes are refused",
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError.at(SourceLocation(name), "no such file") from None
-    except IsADirectoryError:
-        raise InputError.at(SourceLocation(name), "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError.at(SourceLocation(name), "permission denied") from None
-    return decode(raw, name)
-
-
 def decode(raw: bytes, name: str) -> str:
     """UTF-8 text from bytes, naming the line and column of the first invalid byte."""
     if len(raw) > MAX_FILE_BYTES:
@@ -144,11 +129,22 @@ def decode(raw: bytes, name: str) -> str:
 
 def load_file(path: Path, display: str | None = None) -> Document:
     """Load a `.json` file strictly as JSON, anything else as YAML."""
-    name = display or str(path)
-    text = read_text(path, name)
-    if path.suffix.lower() == ".json":
-        return load_json(text, name)
-    return load_yaml(text, name)
+    name = display or ("<stdin>" if str(path) == "-" else str(path))
+    return load_bytes(read_regular(path, name, MAX_FILE_BYTES), name, json=Path(path).suffix.lower() == ".json")
+
+
+def load_bytes(raw: bytes, name: str, *, json: bool) -> Document:
+    """Parse a file's bytes (read by the caller, who may digest them too) as JSON or YAML."""
+    text = decode(raw, name)
+    return load_json(text, name) if json else load_yaml(text, name)
+
+
+def bounded_int(token: str) -> int:
+    """A JSON integer of at most `MAX_NUMBER_DIGITS` digits (Python refuses 4,300 with a message
+    about sys.set_int_max_str_digits(), and converting ones below that takes quadratic time)."""
+    if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"the number {token[:12]}... is too large")
+    return int(token)
 
 
 def load_yaml(text: str, name: str) -> Document:
@@ -156,11 +152,8 @@ def load_yaml(text: str, name: str) -> Document:
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, problem = _explain(text, exc)
         where = _loc(name, mark) if mark else SourceLocation(name)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark and _char_at(text, mark.line, mark.column) == "\t":
-            problem = "a tab character; indent with spaces"
         raise InputError.at(where, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise InputError.at(SourceLocation(name), f"invalid YAML: {exc}") from None
@@ -190,13 +183,8 @@ def load_json(text: str, name: str) -> Document:
             out[key] = value
         return out
 
-    def big_int(token: str) -> int:
-        if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
-            raise ValueError(f"the number {token[:12]}... is too large")
-        return int(token)
-
     try:
-        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=big_int)
+        data = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=pairs, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise InputError.at(SourceLocation(name, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:
@@ -354,6 +342,73 @@ def _loc(name: str, mark: Any) -> SourceLocation:
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.split("\n")
     return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
+
+
+QUOTE_TEXT = 'the ": " in this text makes YAML read a key and a value; put this text in quotes'
+_KEY_ON_LINE = re.compile(r"\S: ")
+_QUOTED_START = re.compile(r"""(^|: |- )(["'])[^"']*\2\s*$""")
+_INDENT_PROBLEMS = ("did not find expected key", "did not find expected '-' indicator", "expected <block end>")
+
+
+def _explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[yaml.Mark | None, str]:
+    """libyaml's complaint as the mistake people really make (an unquoted ": ", a line indented
+    wrongly, a tab), at the line that is wrong: where, and the problem."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if mark is None:
+        return None, problem
+    lines = text.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    indent = len(line) - len(line.lstrip(" "))
+    if _char_at(text, mark.line, mark.column) == "\t":
+        return mark, "a tab character; indent with spaces"
+    if problem.startswith("mapping values are not allowed"):
+        if _KEY_ON_LINE.search(line[: mark.column]):
+            return mark, QUOTE_TEXT
+        return _mark(mark.line, indent), (
+            "wrong indentation: this line is indented further than the line above it, so YAML reads it "
+            "as more of that line's text; line it up with the key it belongs beside"
+        )
+    if problem == "could not find expected ':'" and exc.context_mark is not None:
+        return exc.context_mark, (
+            'wrong indentation: this line has no "key:"; if it continues the text above, indent it '
+            "as far as that text, else write it as key: value"
+        )
+    if any(problem.startswith(p) for p in _INDENT_PROBLEMS):
+        if mark.column > indent and _QUOTED_START.search(line[: mark.column]):
+            return mark, "text that starts with a quote mark must end with it; put this text in quotes"
+        if mark.column == indent:
+            levels = _indent_levels(lines[: mark.line])
+            lower = max((n for n in levels if n < indent), default=None)
+            higher = min((n for n in levels if n > indent), default=None)
+            spaces = f"{indent} space{'s' if indent != 1 else ''}"
+            if indent not in levels and lower is not None and higher is not None:
+                where = f"this line is indented {spaces}, between the levels above it ({lower} and {higher} spaces)"
+            else:
+                where = f"this line, indented {spaces}, does not fit with the lines above it"
+            return mark, f"wrong indentation: {where}; line it up with the key it belongs beside"
+    return mark, problem
+
+
+def _mark(line: int, column: int) -> yaml.Mark:
+    return yaml.Mark("", 0, line, column, "", 0)
+
+
+def _indent_levels(lines: list[str]) -> set[int]:
+    """The columns where keys and list items start on these lines (blank and comment lines aside)."""
+    levels: set[int] = set()
+    for line in lines:
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        column = len(line) - len(body)
+        levels.add(column)
+        while body.startswith("- "):  # `- key:` starts a level at the dash and one at the key
+            rest = body[2:].lstrip(" ")
+            column += len(body) - len(rest)
+            levels.add(column)
+            body = rest
+    return levels
 
 
 class _Builder:

@@ -41,23 +41,36 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Sequence
 
-from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, github_annotation
 from engine.cores import usable_cores
 from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
 from engine.rules.conditions import AllOf, AnyOf
 from engine.rules.model import Rules
 from engine.paths import display, rules_dir
-from engine.verify.regress import load_districts
+from engine.verify.regress import answers_file, load_districts
 from engine.rules.rulebook import RULE_FILES, content_digest, load_rules
 
 MAX_GUIDE_DIFF_LINES = 300  # lines of the guide's diff shown in the Markdown report
 MAX_MINIMAL_SETS = 3  # minimal answer sets shown per kind of change
 MAX_SEEDS = 5  # combinations shrunk per kind of change
 MAX_SHRUNK_KINDS = 12  # kinds of change given minimal answer sets (the most frequent come first)
-LIST_FIELDS = ("overrides", "next_steps", "items", "means", "caveats")
+LIST_FIELDS = ("overrides", "next_steps", "reasons", "items", "means", "caveats")
+# What a change of each part of the advice is called in reports (and in `rostering-advisor test`).
+KIND_WORDS = {
+    "option": "recommendation",
+    "confidence": "confidence",
+    "decided_by": "how it is decided",
+    "overrides": "overrides",
+    "next_steps": "next steps",
+    "scores": "scores",
+    "reasons": "reasons or their order",
+    "error": "engine error",
+}
+DECIDED_WORDS = {"override": "by an override", "score": "by the score", "tie_break": "by the tie-break on equal scores"}
 TEXT_FIELDS = ("rationale", "reason", "revisit_when", "explanation", "text", "label", "summary", "description", "help")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
@@ -154,6 +167,8 @@ class FieldChange:
     new: Any
 
     def text(self) -> str:
+        if self.field == "scores" and isinstance(self.old, dict) and isinstance(self.new, dict):
+            return ", ".join(f"{o} {_show(self.old.get(o))} → {_show(self.new.get(o))}" for o in dict.fromkeys([*self.old, *self.new]))
         if isinstance(self.old, list) and isinstance(self.new, list) and self.field in LIST_FIELDS:
             gone, came = _gone_came(self.old, self.new)
             parts = [*(f"− {x}" for x in gone), *(f"+ {x}" for x in came)] or ["reordered"]
@@ -323,6 +338,41 @@ def check_version(base: RulesVersion, head: RulesVersion) -> VersionCheck:
     return VersionCheck(old, new, changed, tuple(errors), tuple(notes))
 
 
+@dataclass(frozen=True)
+class VersionVerdict:
+    """`validate --base REF`: the version check alone, and where `version:` is written."""
+
+    errors: tuple[str, ...]
+    location: Any
+
+
+def check_version_against(ref: str, head_folder: Path) -> VersionVerdict:
+    """The version check of `impact --base REF`, without evaluating anything: is a rule change
+    since `ref` bumped? Errors are worded without the place; `location` is the manifest's line."""
+    head = load_version(head_folder)
+    with tempfile.TemporaryDirectory(prefix="rostering-validate-") as temporary:
+        base = _base_version(ref, head_folder, Path(temporary))
+    check = check_version(base, head)
+    where = f" in {_version_location(head)}"
+    return VersionVerdict(tuple(e.replace(where, "") for e in check.errors), _version_source(head))
+
+
+def _version_source(head: RulesVersion) -> SourceLocation:
+    """Where `version:` is written in the head's manifest."""
+    from engine.rules.source import load_file
+
+    return load_file(head.folder / "manifest.yaml", str(head.rules.manifest.loc.file)).locate(("version",))
+
+
+def _base_version(ref: str, head_folder: Path, temporary: Path) -> RulesVersion:
+    """The rules at git revision `ref`, read into `temporary`; problems named after the revision."""
+    folder, label = checkout_rules(ref, head_folder, temporary)
+    try:
+        return load_version(folder, label)
+    except InputError as error:
+        raise _relabel(error, folder, label) from None
+
+
 def _version_location(version: RulesVersion) -> str:
     """Where `version:` is written in the manifest (file:line:col)."""
     from engine.rules.source import load_file
@@ -347,16 +397,8 @@ class MinimalSet:
     """A few answers (every other question unknown) that show a change."""
 
     answers: dict[str, str]
-    before: str
-    after: str
-
-    def text(self) -> str:
-        groups = [
-            f"{value}: " + ", ".join(q for q, v in self.answers.items() if v == value)
-            for value in ("yes", "no")
-            if value in self.answers.values()
-        ]
-        return "; ".join(groups) or "no answers at all"
+    before: dict[str, Any]  # the advice's fields, as in ExampleChange
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -450,11 +492,6 @@ def _fields(item: Brief) -> dict[str, Any]:
     }
 
 
-def _differences(before: Brief, after: Brief) -> tuple[FieldChange, ...]:
-    old, new = _fields(before), _fields(after)
-    return tuple(FieldChange(k, old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k))
-
-
 def compare(
     base: RulesVersion,
     head: RulesVersion,
@@ -509,13 +546,14 @@ def guide_diff(base: RulesVersion, head: RulesVersion, templates: Path | None = 
     """The unified diff of the Markdown decision guide from `base` to `head` (empty: no change), both
     rendered with the same templates and date; None when the templates folder has no guide template."""
     from engine.render.documents import Renderer, generation_date
+    from engine.files import unsealed
     from engine.render.guide import GUIDE_TEMPLATE, render_guide
 
     renderer = Renderer(templates)
     if not any(name.startswith(f"{GUIDE_TEMPLATE}.") for name in renderer.loader.list_templates()):
         return None
     day = generation_date(None, "SOURCE_DATE_EPOCH")
-    before, after = (render_guide(renderer, v.rules, "md", generated=day).splitlines() for v in (base, head))
+    before, after = (unsealed(render_guide(renderer, v.rules, "md", generated=day)).splitlines() for v in (base, head))
     return tuple(difflib.unified_diff(before, after, f"guide {base.label}", f"guide {head.label}", n=1, lineterm=""))
 
 
@@ -647,7 +685,7 @@ class _Shrinker:
             kept = {q: v for q, v in answers.items() if v != "unknown"}
             key = tuple(sorted(kept.items()))
             if key not in found:
-                found[key] = MinimalSet(kept, old.label(), new.label())
+                found[key] = MinimalSet(kept, _fields(old), _fields(new))
             if len(found) >= MAX_MINIMAL_SETS:
                 break
         return tuple(sorted(found.values(), key=lambda m: (len(m.answers), sorted(m.answers.items()))))
@@ -661,17 +699,33 @@ def _spread(items: list[int], count: int) -> list[int]:
 
 
 def _compare_examples(examples: Sequence[tuple[str, str, Any]], base: Any, head: Any, changes: list[RuleChange]) -> list[ExampleChange]:
+    """The example districts whose advice document changes: besides what the combinations compare,
+    the scores and the order of the reasons (what `rostering-advisor test` sees in the golden
+    document), and the wording of rules that fire."""
     reworded = {c.id for c in changes if c.status == "changed" and any(f.field in TEXT_FIELDS for f in c.fields)}
     out = []
     for name, path, district in examples:
-        (old,) = evaluate_briefs(base, [district.answers], district.profile)
-        (new,) = evaluate_briefs(head, [district.answers], district.profile)
-        fired = set(head.evaluate([district.answers], district.profile)[0].fired()) if not new.error else set()
-        wording = tuple(sorted(reworded & fired))
-        fields = _differences(old, new)
+        old, base_fired = _example_advice(base, district)
+        new, head_fired = _example_advice(head, district)
+        wording = tuple(sorted(reworded & head_fired))
+        fields = tuple(FieldChange(k, old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k))
         if fields or wording:
-            out.append(ExampleChange(name, path, _fields(old), _fields(new), fields, wording))
+            out.append(ExampleChange(name, path, old, new, fields, wording))
     return out
+
+
+def _example_advice(advisor: Any, district: Any) -> tuple[dict[str, Any], set[str]]:
+    """What an example's advice shows, and the rules that fired: the compared fields, the scores,
+    and the reasons (factor rules that voted) heaviest first, as the document lists them."""
+    (brief,) = evaluate_briefs(advisor, [district.answers], district.profile)
+    advice = _fields(brief)
+    if brief.error:
+        return advice, set()
+    outcome = advisor.evaluate([district.answers], district.profile)[0]
+    weights = {f.id: f.weight for f in advisor.rules.factors}
+    advice["scores"] = dict(brief.scores)
+    advice["reasons"] = sorted(outcome.votes, key=lambda vote: -weights.get(vote, 0))
+    return advice, set(outcome.fired())
 
 
 # --- reports ----------------------------------------------------------------------------------
@@ -682,26 +736,41 @@ def _label(rules: Rules, option: str) -> str:
 
 
 def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> str:
-    """The report as Markdown, ready to paste into a pull request."""
+    """The report as Markdown to paste into a pull request: a summary table first, then the
+    details folded (`<details>`), in plain words: question texts, not ids."""
     combos = report.combinations
+    questions = {q.id: q.text for q in head_rules.questions} if head_rules is not None else {}
 
     def option_label(option: str) -> str:
         return _label(head_rules, option) if head_rules is not None else option
 
-    lines = [f"## Rules impact: `{report.base['label']}` {report.base['version']} → `{report.head['label']}` {report.head['version']}", ""]
+    def plain(field: str, value: str) -> str:
+        return option_label(value) if field == "option" else DECIDED_WORDS.get(value, value) if field == "decided_by" else value
+
     changed_examples = [e for e in report.examples if e.outcome_changed]
-    if report.recommendations_changed:
-        lines.append(
-            f"**Advice changes for {combos.changed:,} of {combos.total:,} answer combinations and "
-            f"{len(changed_examples)} of {report.examples_checked} example districts.**"
-        )
-    else:
-        lines.append(
-            f"**No advice changes**: none of the {combos.total:,} answer combinations or "
-            f"{report.examples_checked} example districts gets a different recommendation."
-        )
-    lines.append("")
-    lines += ["### Version", ""]
+    kinds = Counter(KIND_WORDS.get(f.field, f.field) for e in changed_examples for f in e.fields)
+    lines = [
+        f"## Rules impact: `{report.base['label']}` {report.base['version']} → `{report.head['label']}` {report.head['version']}",
+        "",
+        _headline(report),
+    ]
+    version_ok = "❌ " + report.version.errors[0] if report.version.errors else "✅ " + (
+        f"{report.version.base} → {report.version.head}" if report.version.content_changed else f"unchanged, {report.version.head}"
+    )
+    lines += [
+        "",
+        "| | |",
+        "|---|---|",
+        f"| version | {_cell(version_ok)} |",
+        f"| rules changed | {len(report.rule_changes)} |",
+        f"| example districts whose advice changes | {len(changed_examples)} of {report.examples_checked}"
+        + (" (" + ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common()) + ")" if kinds else "") + " |",
+        f"| yes/no answer combinations whose recommendation changes | {combos.option_changed:,} of {combos.total:,} |",
+        f"| … whose advice changes in any way | {combos.changed:,} of {combos.total:,} |",
+        "",
+        "### Version",
+        "",
+    ]
     for error in report.version.errors:
         lines.append(f"- ❌ **Error:** {error}")
     if report.version.ok:  # a bump without a rule change is only a note (check_version)
@@ -710,14 +779,40 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         elif report.version.base == report.version.head:
             lines.append(f"- ✅ Rules unchanged; version {report.version.head}")
     lines += [f"- ⚠️ {note}" for note in report.version.notes]
-    lines += ["", f"### Rule changes ({len(report.rule_changes)})", ""]
+
+    reworded = len(report.examples) - len(changed_examples)
+    lines += _folded(
+        f"Example districts ({len(changed_examples)} of {report.examples_checked} change"
+        + (f"; {reworded} only in wording" if reworded else "") + ")"
+    )
+    if report.examples:
+        lines += ["| district | before | after | what changes |", "|---|---|---|---|"]
+        for e in report.examples:
+            moved = any(f.field == "option" for f in e.fields)  # then the next steps and reasons follow the new option
+            what = "; ".join(
+                _plain_change(f, option_label, questions) for f in e.fields if not (moved and f.field in ("next_steps", "reasons"))
+            )
+            if e.wording:
+                what = (what + "; " if what else "") + "wording of " + ", ".join(f"`{w}`" for w in e.wording)
+            lines.append(f"| {e.name} | {_outcome_text(e.before, option_label)} | {_outcome_text(e.after, option_label)} | {_cell(what)} |")
+    elif report.examples_checked:
+        lines.append("No example district's advice changes.")
+    else:
+        lines.append("No example districts were found.")
+    lines += ["", "</details>"]
+
+    lines += _folded(f"Rule changes ({len(report.rule_changes)})")
     if report.rule_changes:
         lines += ["| where | rule | change |", "|---|---|---|"]
         for change in report.rule_changes:
-            lines.append(f"| {_cell(change.location or change.kind)} | `{change.id}` | {_cell(change.text())} |")
+            question, _, answer = change.id.rpartition(".")
+            rule = f"“{questions[question]}” {answer} (`{change.id}`)" if change.kind == "factors" and question in questions else f"`{change.id}`"
+            lines.append(f"| {_cell(change.location or change.kind)} | {_cell(rule)} | {_cell(change.text())} |")
     else:
         lines.append("None.")
-    lines += ["", f"### All {combos.total:,} yes/no answer combinations", ""]
+    lines += ["", "</details>"]
+
+    lines += _folded(f"All {combos.total:,} ways to answer every question yes or no")
     if combos.changed == 0:
         lines.append("No combination changes.")
     else:
@@ -730,7 +825,7 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         lines.append(f"| confidence level | {combos.confidence_changed:,} |")
         for t in combos.of("confidence"):
             lines.append(f"| &nbsp;&nbsp;{t.before} → {t.after}, same recommendation | {t.count:,} |")
-        lines.append(f"| how the option is decided | {combos.decided_by_changed:,} |")
+        lines.append(f"| how the recommendation is decided | {combos.decided_by_changed:,} |")
         lines.append(f"| overrides that fire (review flags included) | {combos.overrides_changed:,} |")
         lines.append(f"| next steps | {combos.next_steps_changed:,} |")
         lines.append(f"| **any of these** | **{combos.changed:,}** |")
@@ -747,40 +842,22 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             "error": "Engine errors",
         }
         for t in combos.transitions:
-            if t.field == "option":
-                what = f"{option_label(t.before)} → {option_label(t.after)}"
-            elif t.field in LIST_FIELDS:
+            if t.field in LIST_FIELDS:
                 what = " ".join(x for x in (t.before, t.after) if x)
             else:
-                what = f"{t.before} → {t.after}"
+                what = f"{plain(t.field, t.before)} → {plain(t.field, t.after)}"
             lines += ["", f"#### {titles.get(t.field, t.field)}: {what} ({t.count:,})", ""]
             if not t.minimal:
-                lines.append("(no minimal answer sets computed for this less frequent kind of change)")
+                lines.append("(no examples of answers worked out for this less frequent kind of change)")
                 continue
-            lines += ["Minimal answer sets (every other question unknown):", ""]
+            lines += ["The fewest answers that show it (every other question left unknown):", ""]
             for m in t.minimal:
-                lines.append(f"- {m.text()} — before: {m.before}; after: {m.after}")
-    reworded = len(report.examples) - len(changed_examples)
-    lines += [
-        "",
-        f"### Example districts ({len(changed_examples)} of {report.examples_checked} change"
-        + (f"; {reworded} only in wording" if reworded else "")
-        + ")",
-        "",
-    ]
-    if report.examples:
-        lines += ["| district | before | after | what changes |", "|---|---|---|---|"]
-        for e in report.examples:
-            moved = any(f.field == "option" for f in e.fields)  # then the next steps follow the new option
-            what = "; ".join(f.text() for f in e.fields if not (moved and f.field == "next_steps"))
-            if e.wording:
-                what = (what + "; " if what else "") + "wording of " + ", ".join(f"`{w}`" for w in e.wording)
-            lines.append(f"| {e.name} | {_outcome_text(e.before, option_label)} | {_outcome_text(e.after, option_label)} | {_cell(what)} |")
-    elif report.examples_checked:
-        lines.append("No example district's advice changes.")
-    else:
-        lines.append("No example districts were found.")
-    lines += ["", "### The decision guide", ""]
+                answers = "; ".join(f"“{questions.get(q, q)}” {v}" for q, v in m.answers.items()) or "no answers at all"
+                lines.append(
+                    f"- {answers} — before: {_outcome_text(m.before, option_label)}; after: {_outcome_text(m.after, option_label)}"
+                )
+    lines += ["", "</details>"]
+    lines += _folded("The decision guide")
     if report.guide_diff is None:
         lines.append("Not rendered: the templates folder has no guide template.")
     elif not report.guide_diff:
@@ -790,6 +867,7 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         lines += ["What the published guide (`rostering-advisor guide`) says differently:", "", "```diff", *shown, "```"]
         if len(report.guide_diff) > len(shown):
             lines.append(f"_…and {len(report.guide_diff) - len(shown):,} more lines of the diff._")
+    lines += ["", "</details>"]
     for note in report.notes:
         lines += ["", f"_Note: {note}._"]
     lines += [
@@ -801,14 +879,73 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
+def _headline(report: ImpactReport) -> str:
+    """The report in one sentence."""
+    combos = report.combinations
+    if report.recommendations_changed:
+        changed = sum(1 for e in report.examples if e.outcome_changed)
+        return (
+            f"**The advice changes** for {changed} of {report.examples_checked} example districts and "
+            f"{combos.changed:,} of the {combos.total:,} ways to answer every question yes or no."
+        )
+    return (
+        f"**No advice changes**: none of the {report.examples_checked} example districts, and none of the "
+        f"{combos.total:,} ways to answer every question yes or no, gets different advice."
+    )
+
+
+def _plain_change(change: FieldChange, option_label: Any, questions: dict[str, str]) -> str:
+    """One change of an example's advice, its kind first, in the words of the document."""
+    kind = KIND_WORDS.get(change.field, change.field)
+    if change.field == "scores":
+        old, new = change.old or {}, change.new or {}
+        return "scores " + ", ".join(f"{option_label(o)} {_show(old.get(o))} → {_show(new.get(o))}" for o in dict.fromkeys([*old, *new]))
+    if change.field == "option":
+        return f"{kind} {option_label(change.old)} → {option_label(change.new)}"
+    if change.field == "decided_by":
+        return f"decided {DECIDED_WORDS.get(change.old, change.old)} → {DECIDED_WORDS.get(change.new, change.new)}"
+    if change.field == "reasons":
+        gone, came = _gone_came(change.old or [], change.new or [])
+        if not gone and not came:
+            return "the order of the reasons"
+
+        def reason(rule: str) -> str:
+            question, _, answer = rule.rpartition(".")
+            return f"“{questions.get(question, question)}” {answer}"
+
+        return "reasons " + ", ".join([*(f"− {reason(r)}" for r in gone), *(f"+ {reason(r)}" for r in came)])
+    return change.text()
+
+
+def _folded(title: str) -> list[str]:
+    """The start of a folded section; GitHub renders Markdown inside it after a blank line."""
+    return ["", "<details>", f"<summary><b>{title}</b></summary>", ""]
+
+
 def _outcome_text(fields: dict[str, Any], label: Any) -> str:
     if "error" in fields:
         return f"error: {fields['error']}"
-    return f"{label(fields['option'])}, {fields['confidence']} ({fields['decided_by'].replace('_', ' ')})"
+    return f"{label(fields['option'])}, {fields['confidence']} ({DECIDED_WORDS.get(fields['decided_by'], fields['decided_by'])})"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_github(report: ImpactReport, head: RulesVersion) -> str:
+    """GitHub Actions annotations: the version check at the manifest's `version:` line, and each
+    example district whose advice changes at its answers file; then the summary sentence."""
+    lines = [github_annotation("error", e, _version_source(head)) for e in report.version.errors]
+    lines += [github_annotation("warning", n, _version_source(head)) for n in report.version.notes]
+    questions = {q.id: q.text for q in head.rules.questions}
+    for e in report.examples:
+        what = "; ".join(_plain_change(f, partial(_label, head.rules), questions) for f in e.fields)
+        if e.wording:
+            what = (what + "; " if what else "") + "wording of " + ", ".join(e.wording)
+        where = SourceLocation(display(answers_file(Path(e.path)) or Path(e.path)))
+        lines.append(github_annotation("notice", f"example {e.name}: the advice changes: {what}", where))
+    lines.append(_headline(report).replace("**", ""))
+    return "\n".join(lines) + "\n"
 
 
 def render_json(report: ImpactReport) -> str:
@@ -827,11 +964,7 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         raise InputError.at(SourceLocation("--workers"), f"expected at least 1 worker, got {workers}")
     with tempfile.TemporaryDirectory(prefix="rostering-impact-") as temporary:
         if getattr(args, "base", None):
-            folder, label = checkout_rules(args.base, head_folder, Path(temporary))
-            try:
-                base = load_version(folder, label)
-            except InputError as error:
-                raise _relabel(error, folder, label) from None
+            base = _base_version(args.base, head_folder, Path(temporary))
         else:
             base = load_version(args.base_dir)
         if base.label == head.label:
@@ -840,6 +973,8 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
         report = compare(base, head, examples, workers=workers, templates=getattr(args, "templates", None))
     if getattr(args, "format", "md") == "json":
         stdout.write(render_json(report))
+    elif getattr(args, "format", "md") == "github":
+        stdout.write(render_github(report, head))
     else:
         stdout.write(render_markdown(report, head.rules))
     return report.exit_code
@@ -849,6 +984,7 @@ __all__ = [
     "ImpactReport",
     "RulesVersion",
     "check_version",
+    "check_version_against",
     "checkout_rules",
     "command",
     "compare",

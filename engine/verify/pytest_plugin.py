@@ -11,12 +11,19 @@ holds a rules folder (`rules/manifest.yaml`). Those rules, and that project's `t
 present, are the ones the example runs against. Nothing from the engine is imported until such a
 file is found, so other projects pay nothing for the plugin. Disable it with
 `-p no:rostering_advisor`.
+
+Each item checks its example with the code `rostering-advisor test` uses (`load_example`,
+`check_example`), and reports the rules that fired; at the end of the session the plugin prints
+the coverage of each project's rules, computed and worded as `rostering-advisor test` does it
+(`coverage`, `coverage_lines`), over the examples pytest ran (and says so when `-k` or a path
+selected only some of them). The fired rules travel in the items' reports, so the figure is the
+same under pytest-xdist.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -70,6 +77,46 @@ class _Session:
 
 
 _SESSION_KEY = pytest.StashKey[_Session]()
+_PROPERTY = "rostering_advisor_fired"  # (project, fired rule ids) in an item's user_properties
+
+
+class _CoverageReport:
+    """Collects the rules each example fired (from the reports, so also from xdist workers) and
+    prints each project's coverage at the end of the session."""
+
+    def __init__(self) -> None:
+        self.fired: dict[str, set[str]] = {}
+        self.examples: dict[str, int] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == _PROPERTY:
+                project, fired = cast(tuple[str, list[str]], value)
+                self.fired.setdefault(project, set()).update(fired)
+                self.examples[project] = self.examples.get(project, 0) + 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from engine.errors import AdvisorError
+        from engine.rules.rulebook import load_rules
+        from engine.verify.regress import coverage, coverage_lines, discover
+
+        for project in sorted(self.fired):
+            examples = Path(project) / "examples"
+            ran, present = self.examples[project], len(discover(examples))
+            scope = f"the {ran} example{'s' if ran != 1 else ''} pytest ran" if ran < present else ""
+            terminalreporter.section(f"rostering-advisor examples: {examples}")
+            try:
+                lines = coverage_lines(coverage(load_rules(Path(project) / "rules"), self.fired[project], scope))
+            except AdvisorError as error:
+                lines = str(error).splitlines()
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_CoverageReport(), "rostering_advisor_coverage")
 
 
 def _shared(config: pytest.Config) -> _Session:
@@ -108,6 +155,7 @@ class ExampleItem(pytest.Item):
             result = check_example(example, recommendation, shared.renderer(project))
         except AdvisorError as error:  # bad input: show its file:line:col lines, not a traceback
             raise ExampleFailure(str(error)) from None
+        self.user_properties.append((_PROPERTY, (str(project), sorted(result.fired))))
         if not result.passed:
             raise ExampleFailure(result.failure_text())
 

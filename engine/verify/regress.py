@@ -3,7 +3,7 @@
 An example is a folder `examples/<name>/` holding
 
 * `answers.yaml` — the district's answers file (what `recommend` reads);
-* `expect.yaml` — the expected advice, checked against `engine/schemas/example.schema.json`:
+* `expect.yaml` — the expected advice, checked against `engine/rules/schemas/example.schema.json`:
   option, `decided_by`, confidence, exactly which overrides fire, and optionally rules that must
   or must not fire;
 * `advice.md` — the golden document: the advice rendered with the current templates, compared
@@ -11,14 +11,20 @@ An example is a folder `examples/<name>/` holding
 
 Golden documents are rendered with the fixed date `GOLDEN_DATE` (or `--date`), never today's, so
 they change only when the rules, templates or answers do. `--update` rewrites the golden
-documents, and nothing else, after a deliberate change.
+documents after a deliberate change, never an expectation: an example whose expected advice
+changed still fails. It also scaffolds a new example, a folder with only an answers file: its
+`expect.yaml` is written from the current advice with `needs_review: true`, which every run
+warns about until a person removes it. And it keeps the editor schemas (`answers.schema.json`,
+`example.schema.json`) in the examples folder, where the examples' `$schema` lines point.
 
 Coverage, in the manner of `opa test --coverage`: the rules of each kind (derived answers,
 factors, overrides, confidence levels, next steps) that fired for at least one example, and those
 that fired for none, with where they are written.
 
-The API: `load_examples` → `run_examples` → `TestReport`; `render_text`, `render_json` and
-`render_junit` format it; `command` is the CLI adapter.
+The API: `load_examples` → `run_examples` → `TestReport`; `render_text`, `render_json`,
+`render_junit` and `render_github` format it; `command` is the CLI adapter. The pytest plugin
+checks each example with `load_example` and `check_example` and reports `coverage` as
+`coverage_lines` words it, so both report the same.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from engine.evaluate.answers import District, read_district
-from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean
+from engine.evaluate.answers import District, answers_schema, read_district
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean, github_annotation
 from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.paths import ANSWERS_FILES, display
@@ -52,6 +58,8 @@ EXPECT_FILE = "expect.yaml"
 GOLDEN_FILES = {name: f"advice.{FORMATS[name].extension}" for name in DOCUMENTS}
 REQUIRED_GOLDENS = ("md",)  # compared always; the others only when their file exists
 MAX_DIFF_LINES = 120
+SCHEMA_FILES = ("answers.schema.json", "example.schema.json")  # kept in the examples folder for editors
+REVIEW_WARNING = f"{EXPECT_FILE} was written by `test --update` and needs review: check it, then delete its needs_review line"
 
 # Rule kinds in coverage reports: (key, label, file).
 KINDS = (
@@ -78,6 +86,7 @@ class Expectation:
     must_not_fire: tuple[str, ...] = ()
     description: str = ""
     source: str = EXPECT_FILE
+    needs_review: bool = False  # written by `test --update`; a person has not confirmed it yet
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,7 @@ def load_expectation(path: Path, rules: Rules) -> Expectation:
         must_not_fire=tuple(data.get("must_not_fire", ())),
         description=" ".join(str(data.get("description", "")).split()),
         source=doc.file,
+        needs_review=bool(data.get("needs_review", False)),
     )
 
 
@@ -226,7 +236,12 @@ def load_example(folder: Path, rules: Rules) -> Example:
     if answers is None:
         problems.append(Diagnostic(SourceLocation(display(folder)), f"no {ANSWERS_FILES[0]} in this example folder"))
     if not expect.is_file():
-        problems.append(Diagnostic(SourceLocation(display(folder)), f"no {EXPECT_FILE} in this example folder"))
+        problems.append(
+            Diagnostic(
+                SourceLocation(display(folder)),
+                f"no {EXPECT_FILE} in this example folder; `rostering-advisor test --update` writes one from the current advice",
+            )
+        )
     district = expectation = None
     if answers is not None:
         try:
@@ -242,6 +257,57 @@ def load_example(folder: Path, rules: Rules) -> Example:
         raise InputError(problems)
     assert answers is not None and district is not None and expectation is not None
     return Example(folder.name, folder, answers, expect, district, expectation)
+
+
+def scaffold_expectations(advisor: "Advisor", examples_dir: Path, pattern: str | None = None) -> list[str]:
+    """Write `expect.yaml` for each example folder that has only an answers file, from the advice
+    the rules give now, marked `needs_review: true`; the paths written."""
+    from engine.files import write_atomic
+
+    new = [(f, path) for f in discover(examples_dir, pattern) if (path := answers_file(f)) and not (f / EXPECT_FILE).exists()]
+    districts = gather(new, lambda item: read_district(item[1], advisor.rules, display(item[1])))
+    written = []
+    for (folder, _), rec in zip(new, advisor.recommend_many(districts)):
+        write_atomic(folder / EXPECT_FILE, expectation_text(rec, advisor.rules.version), force=False)
+        written.append(display(folder / EXPECT_FILE))
+    return written
+
+
+def editor_schemas(examples_dir: Path, rules: Rules, *, update: bool) -> tuple[list[str], list[str]]:
+    """The JSON Schemas that the examples' `# yaml-language-server: $schema=../NAME` lines name,
+    kept in the examples folder: (written, out of date). Only `update` writes them."""
+    from engine.files import write_atomic
+
+    wanted = {"answers.schema.json": answers_schema(rules), "example.schema.json": example_schema()}
+    written, stale = [], []
+    for name in SCHEMA_FILES:
+        path = Path(examples_dir) / name
+        text = json.dumps(wanted[name], indent=2, ensure_ascii=False) + "\n"
+        if _read_golden(path) == text:
+            continue
+        if update:
+            write_atomic(path, text, force=True)
+            written.append(display(path))
+        else:
+            stale.append(display(path))
+    return written, stale
+
+
+def expectation_text(rec: "Recommendation", version: str) -> str:
+    """A new example's expect.yaml: the current advice, to be confirmed by a person."""
+    fields = outcome_fields(rec)
+    overrides = "".join(f"\n  - {o}" for o in fields["overrides"]) or " []"
+    return (
+        "# yaml-language-server: $schema=../example.schema.json\n"
+        f"# Written by `rostering-advisor test --update` from the advice of the rules {version}.\n"
+        "# Check that this is the advice the district should get, describe the case, then delete\n"
+        "# the needs_review line.\n"
+        "needs_review: true\n"
+        f"option: {fields['option']}\n"
+        f"decided_by: {fields['decided_by']}\n"
+        f"confidence: {fields['confidence']}\n"
+        f"overrides:{overrides}\n"
+    )
 
 
 # --- checking one example ---------------------------------------------------------------------
@@ -357,7 +423,7 @@ def check_example(
         mismatches=tuple(mismatches),
         goldens=tuple(goldens),
         fired=frozenset(fired),
-        warnings=tuple(repeated_firings(rec.outcome)),
+        warnings=tuple(repeated_firings(rec.outcome)) + ((REVIEW_WARNING,) if expect.needs_review else ()),
         seconds=time.perf_counter() - started,
     )
 
@@ -443,6 +509,7 @@ class KindCoverage:
 @dataclass(frozen=True)
 class Coverage:
     kinds: tuple[KindCoverage, ...]
+    scope: str = ""  # which examples, when not all of them: "the 2 examples matching -k fox"
 
     @property
     def total(self) -> int:
@@ -460,8 +527,8 @@ class Coverage:
         return next(k for k in self.kinds if k.kind == key)
 
 
-def coverage(rules: Rules, fired: Iterable[str]) -> Coverage:
-    """Which YAML rules fired (in any of the `fired` ids), by kind."""
+def coverage(rules: Rules, fired: Iterable[str], scope: str = "") -> Coverage:
+    """Which YAML rules fired (in any of the `fired` ids), by kind; `scope` names a selection."""
     fired = set(fired)
     groups = {
         "derived": [d.id for d in rules.derived],
@@ -482,7 +549,7 @@ def coverage(rules: Rules, fired: Iterable[str]) -> Coverage:
                 never=tuple((i, str(rules.rule_location(i) or "")) for i in ids if i not in fired),
             )
         )
-    return Coverage(tuple(kinds))
+    return Coverage(tuple(kinds), scope)
 
 
 # --- a run ------------------------------------------------------------------------------------
@@ -500,6 +567,7 @@ class TestReport:
     rules_version: str = ""
     examples_dir: str = ""
     warnings: tuple[str, ...] = field(default=())
+    written: tuple[str, ...] = ()  # files --update made besides golden documents: new expect.yaml, schemas
 
     @property
     def passed(self) -> int:
@@ -537,6 +605,8 @@ def run_examples(
 ) -> TestReport:
     """Run the examples (matching `pattern`) against the advisor's rules and the renderer's templates."""
     started = time.perf_counter()
+    written = scaffold_expectations(advisor, examples_dir, pattern) if update else []
+    schemas, stale = editor_schemas(examples_dir, advisor.rules, update=update)
     examples = load_examples(examples_dir, advisor.rules, pattern)
     recommendations = advisor.recommend_many([e.district for e in examples])
     results = tuple(
@@ -544,9 +614,13 @@ def run_examples(
         for example, rec in zip(examples, recommendations)
     )
     fired = set().union(*(r.fired for r in results))
+    selected = len(results) < len(discover(examples_dir))
+    scope = f"the {len(results)} example{'s' if len(results) != 1 else ''} matching -k {pattern!r}" if selected else ""
     return TestReport(
         results=results,
-        coverage=coverage(advisor.rules, fired),
+        coverage=coverage(advisor.rules, fired, scope),
+        written=tuple(written + schemas),
+        warnings=tuple(f"{path} is out of date; `rostering-advisor test --update` rewrites it" for path in stale),
         min_coverage=min_coverage,
         generated=generated,
         seconds=time.perf_counter() - started,
@@ -559,7 +633,8 @@ def run_examples(
 
 
 def coverage_lines(cov: Coverage, min_coverage: float | None = None) -> list[str]:
-    lines = [f"coverage: {cov.fired}/{cov.total} rules fired ({cov.percent:.1f}%)"]
+    over = f", over {cov.scope} only" if cov.scope else ""
+    lines = [f"coverage: {cov.fired}/{cov.total} rules fired ({cov.percent:.1f}%){over}"]
     width = max(len(k.label) for k in cov.kinds)
     for k in cov.kinds:
         lines.append(f"  {k.label:<{width}}  {len(k.fired):>3}/{k.total:<3} {k.percent:5.1f}%")
@@ -582,6 +657,8 @@ def render_text(report: TestReport) -> str:
             if golden.status in ("updated", "created"):
                 lines.append(f"      {golden.status} {golden.path}")
         lines.extend(f"      warning: {w}" for w in result.warnings)
+    lines.extend(f"wrote {path}" + (" (new example: review it)" if path.endswith(EXPECT_FILE) else "") for path in report.written)
+    lines.extend(f"warning: {w}" for w in report.warnings)
     lines.extend(coverage_lines(report.coverage, report.min_coverage))
     if report.updated:
         lines.append(f"rewrote {len(report.updated)} golden document{'s' if len(report.updated) != 1 else ''}")
@@ -598,6 +675,8 @@ def report_dict(report: TestReport) -> dict[str, Any]:
             "total": len(report.results),
             "ok": report.ok,
             "updated": report.updated,
+            "written": list(report.written),
+            "warnings": list(report.warnings),
             "rules_version": report.rules_version,
             "generated": report.generated.isoformat(),
             "seconds": round(report.seconds, 3),
@@ -689,7 +768,31 @@ def render_junit(report: TestReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+def render_github(report: TestReport) -> str:
+    """GitHub Actions annotations: each failing example at its expect.yaml (or golden document),
+    each warning, the coverage minimum; then the summary line."""
+
+    def note(level: str, path: str, message: str) -> str:
+        return github_annotation(level, message, SourceLocation(path))
+
+    lines = []
+    for result in report.results:
+        if result.mismatches:
+            text = "\n".join(m.text() for m in result.mismatches)
+            lines.append(note("error", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {text}"))
+        for golden in (g for g in result.goldens if g.failed):
+            what = "the golden document is missing" if golden.status == "missing" else "differs from the golden document"
+            fix = "`rostering-advisor test --update` rewrites it after a deliberate change"
+            lines.append(note("error", golden.path, f"example {result.name}: {what}; {fix}\n{golden.diff}".rstrip()))
+        lines.extend(note("warning", f"{result.path}/{EXPECT_FILE}", f"example {result.name}: {w}") for w in result.warnings)
+    lines.extend(note("warning", report.examples_dir, w) for w in report.warnings)
+    if not report.coverage_ok:
+        lines.append(note("error", report.examples_dir, coverage_lines(report.coverage, report.min_coverage)[-1]))
+    lines.append(report.summary())
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit, "github": render_github}
 
 
 # --- the command ------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from engine.compact_json import indented
 from engine.errors import AdvisorError, InputError, TemplateError
 from engine.evaluate.advisor import Advisor, Recommendation
 from engine.evaluate.answers import District, district_from_data
@@ -307,7 +306,7 @@ class Site:
 
 
 def _recommendation_json(loaded: Loaded, district: District) -> str:
-    return indented(loaded.advisor.recommend(district).to_dict())
+    return loaded.advisor.recommend(district).to_json().decode("utf-8")  # as `recommend` writes it, sealed
 
 
 def _advice(fmt: str) -> Callable[[Loaded, District], str]:
