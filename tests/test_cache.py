@@ -147,7 +147,7 @@ def test_the_environment_variable_turns_the_cache_off(folder: Path, monkeypatch:
 
 
 def test_no_cache_option_writes_nothing(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    district = str(FIXTURES.parent / "data" / "districts" / "maple-grove.yaml")
+    district = str(FIXTURES / "examples" / "lakeview-unified" / "answers.yaml")
     args = ["--rules", str(FIXTURES / "rules"), "--templates", str(FIXTURES / "templates"), "--date", "2026-01-05"]
     assert main(["recommend", district, "--format", "md", "--no-cache", *args]) == 0
     without = capsys.readouterr().out
