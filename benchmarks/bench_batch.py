@@ -166,7 +166,6 @@ def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, format
     """The worker's stages, one at a time, on the first `rows` districts: CPU seconds each."""
     from engine.batch.input import BatchInput
     from engine.batch.rows import to_district
-    from engine.compact_json import compact_bytes
     from engine.evaluate.advisor import Advisor
     from engine.evaluate.compiler import encode_intake
     from engine.evaluate.runtime import MEMO_SIZE
@@ -207,7 +206,7 @@ def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, format
             for fmt in formats:
                 start = clock()
                 if fmt == "json":
-                    data: str | bytes = compact_bytes(rec.to_dict()) + b"\n"
+                    data: str | bytes = rec.to_json(compact=True)  # as the batch worker writes it
                 else:
                     data = renderer.render_context(compiled[fmt], context)
                 middle = clock()
