@@ -12,6 +12,7 @@ parent process. JSON documents are written compact (no indentation), by orjson (
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -149,10 +150,13 @@ class Worker:
         """(file name, text) per format, or None with the error recorded in `results`."""
         row = task.record.row
         documents = []
+        context: dict[str, Any] | None = None  # the template context: built once for all document formats
         for fmt in self.config.formats:
             start = time.perf_counter()
             try:
-                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt)))
+                if fmt in DOCUMENTS and context is None:
+                    context = self.renderer.context(recommendation, generated=self.config.generated)
+                documents.append((f"{task.slug}.{FORMATS[fmt].extension}", self._render(recommendation, fmt, context)))
             except TemplateError as error:
                 failed = RowError.single(row, f"{fmt} document: {error}")
                 results[row] = Entry.failed(task.record, task.slug, failed, repeated=str(error))
@@ -201,10 +205,10 @@ class Worker:
             open_questions=tuple(o.question for o in recommendation.open_questions),
         )
 
-    def _render(self, recommendation: Recommendation, fmt: str) -> str | bytes:
+    def _render(self, recommendation: Recommendation, fmt: str, context: dict[str, Any] | None) -> str | bytes:
         if fmt not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
             return recommendation.to_json(compact=True)
-        return self.renderer.render(recommendation, fmt, generated=self.config.generated, template=self.config.template)
+        return self.renderer.render_context(self.renderer.template(fmt, self.config.template), context)
 
 
 REPEATS = 3  # the same error that is not a district's, on this many districts in a row, stops the batch (exit 2)
@@ -253,6 +257,11 @@ def start(config: WorkerConfig) -> None:
         _WORKER = Worker(config)
     except AdvisorError as error:  # reported with the first chunk, rather than breaking the pool
         _START_ERROR = str(error)
+    # What the worker keeps for its whole life (modules, rules, programs, templates) leaves the
+    # cyclic collector's view: each collection then walks only what the districts made (half the
+    # collector's time, ~6% of a batch's CPU).
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from engine import cache
 from engine.evaluate.answers import District, district_from_data, read_district
-from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
+from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.rules.model import Factor, Rules
 from engine.compact_json import compact_bytes, indented
 from engine.errors import Diagnostic, InputError, SourceLocation
 from engine.files import GENERATOR, SEAL_BLANK, seal
 from engine.rules.rulebook import load_rules
-from engine.evaluate.runtime import Engine, Outcome, RulesetRefused, Verdict
+from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
 from engine.evaluate.plan import Plan, Planner
 from engine.evaluate.variants import WORD, VariantJudge, letters
 
@@ -233,10 +234,7 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            parts = compile_parts(rules)
-            # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
-            judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
-            _PROGRAMS[rules.digest] = (compile_rules(rules), judged, parts)
+            _PROGRAMS[rules.digest] = _programs(rules)
         self.program, judged, parts = _PROGRAMS[rules.digest]
         try:
             self.engine = Engine(self.program)
@@ -274,6 +272,10 @@ class Advisor:
         """Bare engine outcomes for answer sets (exhaustive checks and impact analysis use this)."""
         return self.engine.evaluate(encode_intake(self.program, answers, profile or {}) for answers in answer_sets)
 
+    def outline(self, answer_sets: Sequence[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outline]:
+        """What the engine decides for each answer set, without facts and trace (exhaustive checks, impact)."""
+        return self.engine.outline([encode_intake(self.program, answers, profile or {}) for answers in answer_sets])
+
     def recommend_many(self, districts: Sequence[District]) -> list[Recommendation]:
         """Recommendations for many districts, their evaluations batched into few engine calls."""
         mains = self.engine.evaluate(encode_intake(self.program, d.answers, d.profile) for d in districts)
@@ -299,6 +301,24 @@ class Advisor:
                 )
             )
         return results
+
+
+def _programs(rules: Rules) -> tuple[Program, Program, Program | None]:
+    """The compiled programs of `rules` (full, what-if, parts), from the disk cache when it has them."""
+    cached = cache.load("programs", rules.digest)
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 3
+        and all(isinstance(p, Program) and p.name.startswith(ruleset_name(rules)) for p in cached if p is not None)
+        and cached[0] is not None
+    ):
+        return cached
+    parts = compile_parts(rules)
+    # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
+    judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
+    programs = (compile_rules(rules), judged, parts)
+    cache.store("programs", rules.digest, programs)
+    return programs
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Run compiled rules in durable_rules: intake facts in, Outcomes out, with a trace of every firing.
 
-Besides whole evaluations (`evaluate`, `decide`), the engine fires single stages for what-if
-variants (`fire` for the parts, `conclude` for a tally; see `variants.py`).
+Besides whole evaluations (`evaluate`; `outline` and `decide` keep less of each), the engine fires
+single stages for what-if variants (`fire` for the parts, `conclude` for a tally; see `variants.py`).
 
 The one adapter around durable_rules (keep the engine swappable behind it). Hygiene it enforces:
 
@@ -173,6 +173,22 @@ class Verdict:
     decided_by: str
 
 
+class Outline(NamedTuple):
+    """What an evaluation decided and by which rules, without its facts and trace: exhaustive
+    checks and impact reports compare thousands of these, and need nothing more."""
+
+    option: str
+    decided_by: str
+    confidence: str
+    overrides: tuple[str, ...]  # in firing order
+    next_steps: tuple[str, ...]
+    scores: tuple[tuple[str, float], ...]  # by option id
+    decision_rule: str
+    confidence_rule: str  # the first confidence rule that fired
+    decisions: int  # decision rules that fired
+    confidences: int  # confidence rules that fired
+
+
 class Engine:
     """Evaluates intakes against one compiled Program."""
 
@@ -180,6 +196,8 @@ class Engine:
         self.program = program
         self._handle = _handle_for(program)
         self._answer_names = tuple(f"a_{q}" for q in program.questions)
+        # (question, its `d_` property) for the questions derived rules answer, in the questions' order
+        self._derived_names = tuple((q, f"d_{q}") for q in program.questions if q in program.derivable)
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
         self._shared_verdicts: dict[Verdict, Verdict] = {}
 
@@ -204,6 +222,11 @@ class Engine:
             memo.popitem(last=False)
         return [results[key] for key in keys]
 
+    def outline(self, intakes: Sequence[dict[str, Any]]) -> list[Outline]:
+        """What each intake's evaluation decided (exhaustive checks, impact): an Outline, ~30% less
+        work than a whole Outcome, which also gathers every fact and firing."""
+        return [self._outline(s) for s in self._evaluations(intakes)]
+
     def decide(self, intakes: Sequence[dict[str, Any]]) -> list[Verdict]:
         """Just the verdicts (what-if variants; `variants.VariantJudge` memoises them)."""
         return [self._judge(s) for s in self._evaluations(intakes)]
@@ -222,6 +245,25 @@ class Engine:
         decision, _ = evaluation.decision
         verdict = Verdict(decision["option"], evaluation.confidence.params["level"], decision["decided_by"])
         return self._shared_verdicts.setdefault(verdict, verdict)
+
+    def _outline(self, evaluation: "_Evaluation") -> Outline:
+        if evaluation.decision is None or evaluation.confidence is None:
+            raise self._unfinished(evaluation)
+        decision, decided = evaluation.decision
+        kinds = [kind for _, kind, _ in evaluation.trace]
+        program = self.program
+        return Outline(
+            decision["option"],
+            decision["decided_by"],
+            evaluation.confidence.params["level"],
+            tuple(o.rule for o in evaluation.overrides),
+            tuple(evaluation.next_steps),
+            tuple(sorted(zip(program.options, map(decision.__getitem__, program.score_names)))),
+            decided.rule,
+            next(rule for rule, kind, _ in evaluation.trace if kind == "confidence"),
+            kinds.count("decide"),
+            kinds.count("confidence"),
+        )
 
     def _key(self, intake: dict[str, Any]) -> str:
         """A compact memo key: one letter per answer (yes/no/unknown), then the profile values."""
@@ -364,12 +406,12 @@ class Engine:
             fact.pop("e", None)
             fact.pop("sid", None)
         return Outcome(
-            answers={q: intake[f"a_{q}"] for q in program.questions},
-            derived={q: intake[f"d_{q}"] for q in program.questions if f"d_{q}" in intake},
+            answers=dict(zip(program.questions, map(intake.__getitem__, self._answer_names))),
+            derived={q: intake[name] for q, name in self._derived_names if name in intake},
             votes=tuple(v.rule for v in evaluation.votes),
             overrides=tuple(o.rule for o in evaluation.overrides),
-            scores={o: decision[f"s_{o}"] for o in program.options},
-            metrics={k[2:]: v for k, v in decision.items() if k.startswith("m_")},
+            scores=dict(zip(program.options, map(decision.__getitem__, program.score_names))),
+            metrics={k[2:]: v for k, v in decision.items() if k[:2] == "m_"},
             option=decision["option"],
             decided_by=decision["decided_by"],
             decision_rule=decided.rule,

@@ -31,7 +31,7 @@ from engine.files import sealed_document
 from engine import paths
 from engine.paths import display
 from engine.render.limits import OutputTooLarge, RenderTimeout, bounded, collect
-from engine.render.templates import SymlinkRefused, TemplateFolder
+from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
 from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
 from engine.render.sandbox import DocumentSandbox, Limits
 
@@ -73,6 +73,8 @@ class Renderer:
         self.limits = limits or Limits()
         self.loader = TemplateFolder(self.folder)
         self._envs = {fmt: DocumentSandbox(self.loader, templating, self.limits) for fmt, templating in DOCUMENTS.items()}
+        for env in self._envs.values():
+            env.bytecode_cache = TemplateBytecode.for_environment(env)
         self._compiled: dict[tuple[str, str], Template] = {}
 
     def context(self, rec: Recommendation, *, generated: datetime.date) -> dict[str, Any]:
