@@ -27,8 +27,9 @@ import io
 import os
 import pickle
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import AdvisorError
 from engine.files import write_atomic

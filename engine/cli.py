@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import (
     EXIT_FAILED,
@@ -89,7 +90,7 @@ def _recommend(args: argparse.Namespace) -> int:
     return _emit(text, args)
 
 
-def _document(recommendation: "Recommendation", args: argparse.Namespace) -> str:
+def _document(recommendation: Recommendation, args: argparse.Namespace) -> str:
     """The advice document in `args.format` (md or html), as `recommend` and `ask` print it."""
     from engine.render.documents import Renderer, generation_date
 

@@ -18,17 +18,18 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from engine.evaluate.advisor import Advisor, Recommendation
-from engine.evaluate.answers import District
 from engine.batch.input import CellProblem, Layout, Record, RowError
 from engine.batch.manifest import Entry
 from engine.batch.rows import RowProblem, to_district
 from engine.errors import AdvisorError, EngineError, InputError, TemplateError
+from engine.evaluate.advisor import Advisor, Recommendation
+from engine.evaluate.answers import District
 from engine.files import ForeignFile, OutputFolder
 from engine.paths import display
 from engine.render.formats import DOCUMENTS, FORMATS
@@ -50,7 +51,7 @@ class WorkerConfig:
     source: str
     # Called with each task before the worker reads its row: a test hook, e.g. to kill the worker on
     # one district (batch_pool's crash recovery). Must pickle (a module-level function) for worker processes.
-    task_hook: Callable[["Task"], None] | None = None
+    task_hook: Callable[[Task], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class StageTimes:
     render: float = 0.0
     write: float = 0.0
 
-    def add(self, other: "StageTimes") -> None:
+    def add(self, other: StageTimes) -> None:
         self.parse += other.parse
         self.engine += other.engine
         self.render += other.render

@@ -14,21 +14,22 @@ all the districts of a call together, from memoised pieces the engine computes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from engine import cache
-from engine.evaluate.answers import District, district_from_data, read_district
-from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
-from engine.rules.model import Factor, Rules
 from engine.compact_json import compact_bytes, indented
 from engine.errors import Diagnostic, InputError, SourceLocation
-from engine.files import GENERATOR, SEAL_BLANK, seal
-from engine.rules.rulebook import load_rules
-from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
+from engine.evaluate.answers import District, district_from_data, read_district
+from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.evaluate.plan import Plan, Planner
+from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
 from engine.evaluate.variants import WORD, VariantJudge, letters
+from engine.files import GENERATOR, SEAL_BLANK, seal
+from engine.rules.model import Factor, Rules
+from engine.rules.rulebook import load_rules
 
 MAX_COMBINED_UNKNOWNS = 8
 _PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, what-if, parts)
@@ -249,7 +250,7 @@ class Advisor:
         self.recommend_many([district_from_data({"district": {"name": "validate"}}, self.rules)])
 
     @classmethod
-    def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
+    def load(cls, rules_dir: Path | str | None = None) -> Advisor:
         return cls(load_rules(Path(rules_dir) if rules_dir is not None else None))
 
     def read(self, path: Path | str) -> District:
@@ -334,7 +335,7 @@ class _Plan:
     exhaustive: bool
 
     @classmethod
-    def of(cls, program: Program, main: Outcome) -> "_Plan":
+    def of(cls, program: Program, main: Outcome) -> _Plan:
         final = letters(program, main.answers)
         position = program.positions
         unknowns = [q for q in program.questions if main.answers[q] == "unknown"]

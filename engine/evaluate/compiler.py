@@ -41,9 +41,10 @@ What-if variants are judged from memoised pieces instead of whole evaluations (s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -250,7 +251,7 @@ def compile_conclusions(rules: Rules) -> Program:
     return out.program(ruleset_name(rules, "conclusions"), conclusion_reads=_conclusion_reads(rules))
 
 
-def _conclusion_stages(out: "_Ruleset") -> None:
+def _conclusion_stages(out: _Ruleset) -> None:
     """The decision rules (on the tally) and the confidence rules (on the decision)."""
     rules = out.rules
     deciding = [o for o in rules.overrides if o.effect == "recommend"]
@@ -298,7 +299,8 @@ def _conclusion_stages(out: "_Ruleset") -> None:
                     Action("confidence", level_rule.id, params),
                 )
         else:
-            out.add(f"confidence/{level_rule.id}", "decision", condition, STAGE_CONFIDENCE + index, Action("confidence", level_rule.id, level))
+            action = Action("confidence", level_rule.id, level)
+            out.add(f"confidence/{level_rule.id}", "decision", condition, STAGE_CONFIDENCE + index, action)
         if level_rule.when is not None:
             earlier_levels.append(level_rule.when)
 

@@ -31,15 +31,16 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import durable_rules_engine as _core
 from durable.engine import Host
 
 from engine.compact_json import compact
-from engine.evaluate.compiler import Action, Program
 from engine.errors import EngineError
+from engine.evaluate.compiler import Action, Program
 
 # Evaluations per engine session (and per assert_facts call): durable_rules clears ~8 KB per rule
 # whenever it opens a session, so sharing one saves most of a small evaluation's cost.
@@ -145,7 +146,7 @@ def _refused_rules(program: Program) -> tuple[str, ...]:
 class _Evaluation:
     """The record of one evaluation (one intake) while its actions fire."""
 
-    __slots__ = ("intake", "facts", "current", "trace", "fired", "votes", "overrides", "decision", "confidence", "next_steps")
+    __slots__ = ("confidence", "current", "decision", "facts", "fired", "intake", "next_steps", "overrides", "trace", "votes")
 
     def __init__(self, first: dict[str, Any], intake: dict[str, Any] | None = None) -> None:
         self.intake = intake  # the intake to admit once the derived answers are in (see compiler.py)
@@ -239,14 +240,14 @@ class Engine:
         """The verdict for each tally fact: only the decision and confidence rules run."""
         return [self._judge(s) for s in self._evaluations(tallies)]
 
-    def _judge(self, evaluation: "_Evaluation") -> Verdict:
+    def _judge(self, evaluation: _Evaluation) -> Verdict:
         if evaluation.decision is None or evaluation.confidence is None:
             raise self._unfinished(evaluation)
         decision, _ = evaluation.decision
         verdict = Verdict(decision["option"], evaluation.confidence.params["level"], decision["decided_by"])
         return self._shared_verdicts.setdefault(verdict, verdict)
 
-    def _outline(self, evaluation: "_Evaluation") -> Outline:
+    def _outline(self, evaluation: _Evaluation) -> Outline:
         if evaluation.decision is None or evaluation.confidence is None:
             raise self._unfinished(evaluation)
         decision, decided = evaluation.decision
@@ -271,14 +272,14 @@ class Engine:
         profile = [(k, v) for k, v in intake.items() if k.startswith("p_")]
         return f"{answers}{compact(profile)}" if profile else answers
 
-    def _evaluations(self, facts: Sequence[dict[str, Any]]) -> list["_Evaluation"]:
+    def _evaluations(self, facts: Sequence[dict[str, Any]]) -> list[_Evaluation]:
         """Evaluate each fact on its own, `BATCH` of them in one engine session."""
         out: list[_Evaluation] = []
         for start in range(0, len(facts), BATCH):
             out.extend(self._run(facts[start : start + BATCH]))
         return out
 
-    def _run(self, intakes: Sequence[dict[str, Any]]) -> list["_Evaluation"]:
+    def _run(self, intakes: Sequence[dict[str, Any]]) -> list[_Evaluation]:
         """One engine session for several evaluations: each of its facts carries `e`, the number of
         its evaluation, first (so that it can be read off every message), and no rule joins two
         facts, so the evaluations never meet. durable_rules clears ~0.5 MB whenever it opens a session."""
@@ -319,7 +320,7 @@ class Engine:
         if code == 2:
             raise EngineError(f"the fact {_brief(payload)} was asserted twice in one session")
 
-    def _drain(self, evaluations: list["_Evaluation"]) -> None:
+    def _drain(self, evaluations: list[_Evaluation]) -> None:
         """Run queued actions until none is left: lowest `pri` first.
 
         Only the rule name and the evaluation number are read from each message: the name leads
@@ -342,7 +343,7 @@ class Engine:
                     raise EngineError(f"the action of rule '{engine_rule}' failed: {exc!r}") from exc
                 message = _core.complete_and_start_action(self._handle, state_handle)
 
-    def _act(self, action: Action, evaluation: "_Evaluation") -> None:
+    def _act(self, action: Action, evaluation: _Evaluation) -> None:
         index = evaluation.current[action.matches]
         firing = (action.rule, action.kind, index)
         if firing in evaluation.fired:
@@ -390,13 +391,13 @@ class Engine:
         elif kind != "seen":  # pragma: no cover - the compiler emits only the kinds above
             raise EngineError(f"unknown action kind {kind!r}")
 
-    def _unfinished(self, evaluation: "_Evaluation") -> EngineError:
+    def _unfinished(self, evaluation: _Evaluation) -> EngineError:
         return EngineError(
             f"the rules reached no {'decision' if evaluation.decision is None else 'confidence level'} "
             f"for the answers {_brief(evaluation.intake or evaluation.facts[0])}"
         )
 
-    def _outcome(self, evaluation: "_Evaluation") -> Outcome:
+    def _outcome(self, evaluation: _Evaluation) -> Outcome:
         if evaluation.decision is None or evaluation.confidence is None:
             raise self._unfinished(evaluation)
         decision, decided = evaluation.decision

@@ -13,8 +13,8 @@ Compiled templates are kept in the disk cache (`engine.cache`) as Jinja's own by
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from jinja2 import BaseLoader, Environment, FileSystemBytecodeCache, TemplateNotFound
 from jinja2.bccache import Bucket
@@ -91,7 +91,7 @@ class TemplateBytecode(FileSystemBytecodeCache):
         self.environment = environment
 
     @classmethod
-    def for_environment(cls, environment: Environment) -> "TemplateBytecode | None":
+    def for_environment(cls, environment: Environment) -> TemplateBytecode | None:
         """The cache for `environment`, or None when the disk cache is off."""
         directory = cache.folder("jinja")
         return None if directory is None else cls(directory, environment)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import cache
-from engine.rules import checks
 from engine.errors import Diagnostic, InputError
 from engine.files import read_regular
-from engine.rules.source import MAX_FILE_BYTES, Document, load_bytes
+from engine.paths import display, rules_dir
+from engine.rules import checks
+from engine.rules.conditions import parse_condition
 from engine.rules.model import (
     Catalogue,
     ChangelogEntry,
@@ -31,14 +32,13 @@ from engine.rules.model import (
     Option,
     Override,
     Policy,
-    ReviewPolicy,
     Question,
+    ReviewPolicy,
     Rules,
     Theme,
 )
-from engine.rules.conditions import parse_condition
-from engine.paths import display, rules_dir
 from engine.rules.schema import packaged_schemas, validate
+from engine.rules.source import MAX_FILE_BYTES, Document, load_bytes
 
 RULE_FILES = ("manifest", "options", "questions", "factors", "overrides", "derived", "policy", "next_steps")
 

@@ -27,9 +27,10 @@ import json
 import time
 from array import array
 from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, NamedTuple, Sequence
+from typing import IO, Any, NamedTuple
 
 from engine import cache
 from engine.cores import usable_cores
@@ -42,7 +43,7 @@ MIN_PARALLEL = 2_048  # fewer evaluations than this run in-process: a pool costs
 MAX_QUESTIONS = 16  # 65,536 combinations; beyond that an exhaustive check is not a quick check
 MAX_UNKNOWN_SEARCH = 8  # questions an override may test for `unknown` (3^8 = 6,561 answer sets)
 _CACHE_SIZE = 6
-_CACHE: OrderedDict[tuple, "Enumeration"] = OrderedDict()
+_CACHE: OrderedDict[tuple, Enumeration] = OrderedDict()
 
 
 class Brief(NamedTuple):
