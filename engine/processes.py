@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 from pebble.pool.process import PoolManager, TaskManager  # not pebble's public API: pyproject pins pebble's minor version
@@ -119,7 +120,8 @@ class Workers:
         self._pool._pool_manager = _Manager(self._pool._context, context)  # before the pool starts
         try:
             with _ctrl_c_deferred():
-                self._pool.active  # starts the pool: the fork server, the workers and pebble's threads
+                if not self._pool.active:  # reading it starts the pool: fork server, workers, pebble's threads
+                    raise PoolBroken("the worker pool did not start")
         except KeyboardInterrupt:
             self.terminate()
             raise
