@@ -7,7 +7,6 @@ Deaths are waited for with a pidfd (the kernel says when the process is gone), n
 
 from __future__ import annotations
 
-import functools
 import os
 import select
 import signal
@@ -17,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.run import BatchConfig, run_batch
-from engine.batch.worker import Task
 from engine.cli import main
 from engine.cores import usable_cores
 from engine.processes import PoolBroken, Workers, result
 
 from .conftest import ROOT, RULES
-from .test_batch import leftovers, summary, write_csv
-from .test_batch_faults import manifest_slugs, rows
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="Linux: waits for a death with a pidfd")
 
@@ -48,14 +43,22 @@ def cannot_start() -> None:
     raise RuntimeError("this worker cannot start")
 
 
+def kill_idle(workers: Workers, pid: int) -> None:
+    """Kill a worker that is idle: with the pool's channel locked by this process, so that it is not
+    killed in the microseconds after a job when it still holds that lock (a dead holder would stall
+    the channel: pebble issue #163, another fault than the one tested here)."""
+    with workers._pool._pool_manager.worker_manager.workers_channel.lock():
+        kill_and_wait(pid)
+
+
 def test_a_worker_killed_while_idle_is_replaced() -> None:
     workers = Workers(1)
     try:
         first = result(workers.submit(process_id))
-        kill_and_wait(first)  # no job runs anywhere: pebble alone would break the pool here
+        kill_idle(workers, first)  # no job runs anywhere: pebble alone would break the pool here
         second = result(workers.submit(process_id))
         assert second != first
-        kill_and_wait(second)  # again, after a job finished in between: replaced again
+        kill_idle(workers, second)  # again, after a job was taken in between: replaced again
         assert result(workers.submit(process_id)) not in (first, second)
     finally:
         workers.terminate()
@@ -68,34 +71,6 @@ def test_workers_that_cannot_start_break_the_pool() -> None:
             result(workers.submit(process_id))
     finally:
         workers.terminate()
-
-
-def note_worker(folder: Path, task: Task) -> None:
-    """In a worker, before each district: leave its process id in `folder`."""
-    (folder / str(os.getpid())).touch()
-
-
-def kill_idle_worker(folder: Path, killed: list[int], chunks_finished: int) -> None:
-    """In the parent, after the first chunk: kill the one worker, idle (the next chunk is not yet submitted)."""
-    if chunks_finished == 1:
-        (pid,) = [int(p.name) for p in folder.iterdir()]
-        kill_and_wait(pid)
-        killed.append(pid)
-
-
-def test_batch_goes_on_when_an_idle_worker_dies(tmp_path: Path) -> None:
-    out, pids = tmp_path / "out", tmp_path / "pids"
-    pids.mkdir()
-    source = write_csv(tmp_path / "d.csv", rows(6, poison=set()))
-    killed: list[int] = []
-    config = BatchConfig(source, out, formats=("json",), workers=1, rules=RULES, date="2026-01-05", chunk_size=2)
-    result = run_batch(config, hook=functools.partial(kill_idle_worker, pids, killed), task_hook=functools.partial(note_worker, pids))
-    assert len(killed) == 1
-    assert (result.districts, result.done, result.failed, result.exit_code) == (6, 6, 0, 0)
-    assert killed[0] in {int(p.name) for p in pids.iterdir()}
-    assert len(list(pids.iterdir())) == 2  # the killed worker, and the one that replaced it
-    assert [r["error"] for r in summary(out)] == [""] * 6 and len(manifest_slugs(out)) == 6
-    assert leftovers(out) == []
 
 
 GATE = """
