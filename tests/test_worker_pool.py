@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import cache
 from engine.cli import main
 from engine.cores import usable_cores
 from engine.processes import PoolBroken, Workers, result
@@ -84,6 +85,7 @@ select.select([go], [], [])  # until the test, having sent Ctrl-C, has opened an
 SCRIPT = """
 import sys
 from engine import processes
+from engine import cache
 from engine.cli import main
 
 def with_gate(preload):
@@ -107,12 +109,16 @@ def test_ctrl_c_while_the_exhaustive_check_starts_its_workers(tmp_path: Path) ->
     os.mkfifo(ready)
     os.mkfifo(go)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]), GATE_READY=str(ready), GATE_GO=str(go))
+    env[cache.ENV_OFF] = "1"  # outcomes cached on disk by another test would need no workers
     command = [sys.executable, str(script), "validate", str(RULES), "--exhaustive"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        with open(ready, encoding="utf-8") as signalled:  # returns once the fork server is in the gate
-            assert signalled.read() == "importing\n"
+        signalled = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)
+        try:  # readable once the fork server is in the gate; the limit only keeps a broken test from hanging
+            assert select.select([signalled], [], [], 60)[0], "the fork server never reached the gate"
+        finally:
+            os.close(signalled)
         os.killpg(process.pid, signal.SIGINT)
         try:  # the fork server, still in the gate, goes on; one killed by the Ctrl-C is not there to read
             os.close(os.open(go, os.O_WRONLY | os.O_NONBLOCK))
