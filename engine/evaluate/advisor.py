@@ -120,7 +120,8 @@ class Recommendation:
         """One sentence: what, for whom, how sure, and why in a few words."""
         rules = self.rules
         label = rules.option(self.option).label
-        level = f"{rules.policy.levels[self.confidence].label.lower()} confidence"
+        # "confidence: leaning" reads for every level label; "leaning confidence" does not.
+        level = f"confidence: {rules.policy.levels[self.confidence].label.lower()}"
         if self.needs_review and rules.policy.review:
             level += f", {rules.policy.review.note}"
         who = self.district.name
