@@ -147,10 +147,10 @@ class Plan:
             if not question.askable:
                 note = 'answered "unknown", not asked again'
             elif question.could_change:
-                note = f"could change the option ({question.gain:.2f} bits)"
+                note = "could change the option"  # how much it tells (`gain`, in bits) is in the JSON
             else:
                 note = "cannot change the option"
-            lines.append(f"  {question.id}: {note}")
+            lines.append(f"  {question.text} ({question.id}): {note}")
         return "\n".join(lines) + "\n"
 
 
