@@ -834,7 +834,7 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             lines.append("| recommendation | 0 |")
         lines.append(f"| confidence level | {combos.confidence_changed:,} |")
         for t in combos.of("confidence"):
-            lines.append(f"| &nbsp;&nbsp;{t.before} → {t.after}, same recommendation | {t.count:,} |")
+            lines.append(f"| &nbsp;&nbsp;{level(t.before)} → {level(t.after)}, same recommendation | {t.count:,} |")
         lines.append(f"| how the recommendation is decided | {combos.decided_by_changed:,} |")
         lines.append(f"| overrides that fire (review flags included) | {combos.overrides_changed:,} |")
         lines.append(f"| next steps | {combos.next_steps_changed:,} |")
