@@ -255,7 +255,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _emit(text: str, args: argparse.Namespace) -> int:
-    if getattr(args, "output", None):
+    """`text` to `-o OUT`, or to standard output (also for `-o -`, as `-` reads standard input)."""
+    if getattr(args, "output", None) and str(args.output) != "-":
         from engine.files import write_atomic
 
         write_atomic(args.output, text, force=args.force)

@@ -58,3 +58,18 @@ def test_advice_beside_the_answers_file_is_still_written(answers: Path, capsys: 
     out = answers.with_name("advice.json")
     assert main(["recommend", str(answers), "--rules", str(RULES), "-o", str(out), "--force"]) == 0
     assert out.read_text(encoding="utf-8").startswith("{")
+
+
+@pytest.mark.parametrize("command", [["recommend", "answers.yaml"], ["guide"], ["blank"]])
+def test_dash_as_output_is_standard_output(
+    answers: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o -` prints, as `-` reads standard input; it makes no file named '-'."""
+    monkeypatch.chdir(answers.parent)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    capsys.readouterr()
+    assert main([*command, "--rules", str(RULES)]) == 0
+    printed = capsys.readouterr().out
+    assert main([*command, "--rules", str(RULES), "-o", "-"]) == 0
+    assert capsys.readouterr().out == printed != ""
+    assert not (answers.parent / "-").exists()
