@@ -105,8 +105,8 @@ class Plan:
             return f"{self.label} is settled{tail}"
         count = len(self.deciding)
         if count:
-            return f"leaning {self.label}; {plural(count, 'question')} could still change it"
-        return f"leaning {self.label}; only questions answered \"unknown\" could still change it"
+            return f"for now {self.label}; {plural(count, 'question')} could still change it"
+        return f"for now {self.label}; only questions answered \"unknown\" could still change it"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (`rostering-advisor plan --format json`)."""
