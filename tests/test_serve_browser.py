@@ -208,13 +208,17 @@ def _health(url: str) -> dict | None:
 
 def _until(condition: Callable[[], Any]) -> None:
     """Wait for a condition the page reaches by itself (a fetch, a reload); fail past WAIT."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     def reached() -> Any:
         try:
             return condition()
         except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
             return False
+        except WebDriverException as error:  # Chromium's word for a stale node, as an "unknown error"
+            if "does not belong to the document" in str(error):
+                return False
+            raise
 
     deadline = time.monotonic() + WAIT
     while not reached():
