@@ -1,18 +1,25 @@
-"""Time `batch` on a realistic CSV of every US regular school district.
+"""CPU time of `batch`, beside a floor pipeline measured in the same run on the same districts.
 
     python benchmarks/bench_batch.py                    # 13,318 districts, md + json, 2 workers
+    python benchmarks/bench_batch.py --formats md,html,json
     python benchmarks/bench_batch.py --rows 2000 --formats json --profile
     python benchmarks/bench_batch.py --template summary   # the one-page summary instead of the advice
 
-Prints districts per second end to end (targets: >= 1,500/s on a 2-core machine), peak memory of the
-parent plus its worker processes (target: < 300 MB), the CPU time per district (steadier than the
-wall clock on a shared machine; a pure-Python reference loop timed before and after shows how fast
-the machine was running), the time per stage (the parent's reading and
-planning; the workers' parsing, engine, rendering and writing, summed over the workers), the cost
-of one engine evaluation against the what-if variants, and the time of a re-run that skips every
-unchanged district. `--profile` also runs the worker's code in this process under cProfile and
-prints where the time goes. The CSV and the output go to a temporary folder (kept with --keep; made
-in --folder, e.g. /dev/shm, to leave the disk out).
+The measure is CPU time (user + system of this process and all its workers): on a shared machine
+it stays steady while the wall clock swings 3x with the neighbours' load. Printed:
+
+* CPU ms per district of the whole batch (process tree), the floor pipeline's CPU ms per district
+  on the same districts (`floor.py`: the reference evaluator of tests/, a minimal Jinja document
+  of the same size, orjson, one plain file write; no engine code), and their ratio (the target);
+* the per-stage split, engine and floor side by side, measured in this process on a sample
+  (`--split-rows`): parse, main evaluation (against the reference evaluator alone), what-if
+  variants, template context, each format's render, writing;
+* peak memory of the parent plus its workers (target: < 300 MB);
+* wall time, districts/s and a pure-Python reference loop before and after: information only.
+
+`--profile` also runs the worker's code in this process under cProfile. The CSV and the output go
+to a temporary folder (kept with --keep; made in --folder, e.g. /dev/shm, to leave the disk out),
+and so does the disk cache (engine/cache.py): the figures are those of a first run on the rules.
 """
 
 from __future__ import annotations
@@ -38,9 +45,13 @@ sys.path.insert(0, str(HERE))
 
 from make_districts import TOTAL_DISTRICTS, write_csv  # noqa: E402
 
+import floor  # noqa: E402
+from tree_cpu import as_installed  # noqa: E402
 from engine.batch.run import BatchConfig, run_batch  # noqa: E402
+from engine.render.formats import FORMATS  # noqa: E402
+from tests.reference import evaluate as reference_evaluate  # noqa: E402
 
-TARGET_RATE = 1_500
+TARGET_RATIO = {"md,json": 1.6, "md,html,json": 1.8}  # CPU per district against the floor (issue 18)
 TARGET_MB = 300
 DATE = "2026-01-05"
 
@@ -138,34 +149,127 @@ def reference_loop() -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def engine_split(csv_path: Path, rules: Path, rows: int) -> None:
-    """Per district: the main evaluation versus the what-if variants, on a sample, in this process."""
-    from engine.evaluate.advisor import Advisor
+@dataclasses.dataclass
+class Split:
+    """CPU seconds per stage of the engine's pipeline, in this process."""
+
+    parse: float = 0.0
+    main: float = 0.0
+    reference: float = 0.0  # the reference evaluator (tests/reference.py) on the same answers
+    variants: float = 0.0
+    context: float = 0.0
+    render: dict[str, float] = dataclasses.field(default_factory=dict)
+    write: float = 0.0
+
+
+def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, formats: tuple[str, ...], out: Path) -> tuple[int, Split]:
+    """The worker's stages, one at a time, on the first `rows` districts: CPU seconds each."""
     from engine.batch.input import BatchInput
     from engine.batch.rows import to_district
+    from engine.evaluate.advisor import Advisor
     from engine.evaluate.compiler import encode_intake
     from engine.evaluate.runtime import MEMO_SIZE
+    from engine.files import OutputFolder
+    from engine.render.documents import Renderer, generation_date
 
+    clock = time.process_time
+    split = Split(render={fmt: 0.0 for fmt in formats})
     advisor = Advisor.load(rules)
+    renderer = Renderer(templates)
+    generated = generation_date(DATE, "--date")
+    documents = [f for f in formats if f != "json"]
+    compiled = {fmt: renderer.template(fmt) for fmt in documents}
+    start = clock()
     with BatchInput(csv_path, advisor.rules) as source:
         records = [r for r in itertools.islice(source.records(), rows) if r.error is None]
         districts = [to_district(r, source.layout, advisor.rules, "bench") for r in records]
-    mains = variants = 0.0
-    step = min(250, MEMO_SIZE)  # chunk by chunk: the engine memoises only the last MEMO_SIZE mains
-    for i in range(0, len(districts), step):
-        chunk = districts[i : i + step]
-        start = time.perf_counter()
+    split.parse = clock() - start
+    start = clock()
+    for district in districts:
+        reference_evaluate(advisor.rules, district.answers, district.profile)
+    split.reference = clock() - start
+    out.mkdir(parents=True, exist_ok=True)
+    folder = OutputFolder(out)
+    step = min(250, MEMO_SIZE)  # chunk by chunk, as a worker does
+    for low in range(0, len(districts), step):
+        chunk = districts[low : low + step]
+        start = clock()
         advisor.engine.evaluate([encode_intake(advisor.program, d.answers, d.profile) for d in chunk])
-        middle = time.perf_counter()
-        advisor.recommend_many(chunk)  # its mains are memoised now: this is the variants
-        mains += middle - start
-        variants += time.perf_counter() - middle
-    n = len(districts)
-    print(
-        f"engine per district ({n:,} in one process): main evaluation {mains / n * 1e3:.2f} ms, "
-        f"what-if variants {variants / n * 1e3:.2f} ms "
-        f"(variants are {variants / (mains + variants):.0%} of engine time)"
-    )
+        middle = clock()
+        recommendations = advisor.recommend_many(chunk)  # its mains are memoised now: this is the variants
+        split.main += middle - start
+        split.variants += clock() - middle
+        for number, rec in enumerate(recommendations, start=low):
+            start = clock()
+            context = renderer.context(rec, generated=generated) if documents else None
+            split.context += clock() - start
+            for fmt in formats:
+                start = clock()
+                if fmt == "json":
+                    data: str | bytes = rec.to_json(compact=True)  # as the batch worker writes it
+                else:
+                    data = renderer.render_context(compiled[fmt], context)
+                middle = clock()
+                folder.write(f"{number}.{FORMATS[fmt].extension}", data)
+                split.render[fmt] += middle - start
+                split.write += clock() - middle
+    folder.close()
+    return len(districts), split
+
+
+def floor_figures(csv_path: Path, rules_dir: Path, formats: tuple[str, ...], out: Path, sizes: dict[str, float], rows: int):
+    """The floor pipeline on every district (CPU seconds, districts) and on the split's sample."""
+    from engine.rules.rulebook import load_rules
+
+    rules = load_rules(rules_dir)
+    all_rows, parse = floor.parse_seconds(csv_path, rules)
+    pipeline = floor.Floor(rules)
+    pipeline.blocks = floor.calibrate(pipeline, all_rows, sizes)
+    start = time.process_time()
+    floor.run(pipeline, all_rows, formats, out / "all")
+    total = parse + time.process_time() - start
+    sample_rows = all_rows[:rows]
+    sample = floor.Floor(rules, pipeline.blocks)
+    times = floor.run(sample, sample_rows, formats, out / "sample")
+    times.parse = parse * len(sample_rows) / len(all_rows)
+    mean = {fmt: sum(len(sample.render(fmt, sample.decide(r))) for r in sample_rows[:200]) / min(200, len(sample_rows)) for fmt in formats}
+    return total, len(all_rows), times, mean
+
+
+def document_sizes(out: Path, formats: tuple[str, ...]) -> dict[str, float]:
+    """Mean bytes of the batch's documents, per format."""
+    sizes = {}
+    for fmt in formats:
+        files = list(out.glob(f"*.{FORMATS[fmt].extension}"))
+        sizes[fmt] = sum(f.stat().st_size for f in files) / max(len(files), 1)
+    return sizes
+
+
+def print_split(n_engine: int, split: Split, n_floor: int, times: "floor.FloorTimes", formats: tuple[str, ...]) -> None:
+    per_e, per_f = 1e3 / max(n_engine, 1), 1e3 / max(n_floor, 1)
+    render_f = sum(times.render.values())
+    rows = [
+        ("parse rows", split.parse, times.parse),
+        ("main evaluation", split.main, split.reference),
+        ("what-if variants", split.variants, None),
+        ("decide (main + variants)", split.main + split.variants, times.decide),
+        ("template context", split.context, None),
+        *((f"render {fmt}" + (" (+ context)" if fmt != "json" else ""), split.render[fmt] + (split.context if fmt != "json" else 0) / max(1, sum(f != "json" for f in formats)), times.render[fmt]) for fmt in formats),
+        ("write", split.write, times.write),
+    ]
+    total_e = split.parse + split.main + split.variants + split.context + sum(split.render.values()) + split.write
+    total_f = times.parse + times.decide + render_f + times.write
+    print(f"per-stage CPU split, in this process, {n_engine:,} districts (ms per district; floor beside it):")
+    print(f"  {'stage':<28}{'engine':>9}{'floor':>9}{'ratio':>8}")
+    for name, engine_s, floor_s in rows:
+        if name == "main evaluation":
+            floor_text = f"{floor_s * per_e:9.3f}{engine_s / floor_s:7.1f}x  (floor: the reference evaluator alone)"
+        elif floor_s is None:
+            floor_text = ""
+        else:
+            floor_text = f"{floor_s * per_f:9.3f}{engine_s * per_e / max(floor_s * per_f, 1e-9):7.1f}x"
+        print(f"  {name:<28}{engine_s * per_e:9.3f}{floor_text}")
+    print(f"  {'total':<28}{total_e * per_e:9.3f}{total_f * per_f:9.3f}{total_e * per_e / (total_f * per_f):7.1f}x")
 
 
 def profile_worker(config: BatchConfig, out: Path, rows: int) -> None:
@@ -191,11 +295,16 @@ def main(argv: list[str] | None = None) -> int:
         help="make the temporary folder in FOLDER (default: the system's); /dev/shm, a RAM disk, leaves the disk's "
         "speed out of the figures",
     )
+    parser.add_argument(
+        "--split-rows", type=int, default=4_000, help="districts in the per-stage split (default 4,000)"
+    )
     parser.add_argument("--profile", action="store_true", help="also profile the worker code in one process")
     args = parser.parse_args(argv)
+    as_installed(ROOT)
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
 
     folder = Path(tempfile.mkdtemp(prefix="bench-batch-", dir=args.folder))
+    os.environ["ROSTERING_ADVISOR_CACHE"] = str(folder / "cache")  # a first run on these rules; never the user's cache
     try:
         csv_path = args.csv or write_csv(folder / "districts.csv", args.rows)
         out = folder / "out"
@@ -210,46 +319,49 @@ def main(argv: list[str] | None = None) -> int:
         result, elapsed, sampler, (parent_cpu, workers_cpu) = timed_run(config)
         peak_kb = sampler.peak_kb
         speed_after = reference_loop()
-        rate = result.districts / elapsed
         self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_mb = sampler.largest_kb / 1024
         times = result.times
         print(f"batch: {result.summary_line()}")
         print(f"input: {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB); formats {', '.join(formats)}; "
-              f"{result.workers} worker process(es) on {os.cpu_count()} cores")
-        print(f"end to end: {elapsed:.1f} s, {rate:,.0f} districts/s (target >= {TARGET_RATE:,}) "
-              f"{'OK' if rate >= TARGET_RATE else 'MISSED'}")
+              f"{result.workers} worker process(es) on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+        per = 1e3 / max(result.districts, 1)
+        batch_ms = (parent_cpu + workers_cpu) * per
+        floor_cpu, floor_n, floor_times, floor_sizes = floor_figures(
+            csv_path, rules, formats, folder / "floor", document_sizes(out, formats), args.split_rows
+        )
+        floor_ms = floor_cpu * 1e3 / floor_n
+        ratio = batch_ms / floor_ms
+        target = TARGET_RATIO.get(",".join(formats))
+        verdict = f" (target <= {target}x) {'OK' if ratio <= target else 'MISSED'}" if target and not args.template else ""
+        print(
+            f"CPU per district: batch {batch_ms:.3f} ms (parent {parent_cpu * per:.3f}, workers {workers_cpu * per:.3f}); "
+            f"floor {floor_ms:.3f} ms; ratio {ratio:.2f}x{verdict}"
+        )
+        print(
+            "  document bytes, batch / floor: "
+            + ", ".join(f"{fmt} {document_sizes(out, (fmt,))[fmt]:,.0f} / {floor_sizes[fmt]:,.0f}" for fmt in formats)
+        )
         print(f"peak memory: {peak_kb / 1024:.0f} MB parent + workers, sampled (target < {TARGET_MB}) "
               f"{'OK' if peak_kb / 1024 < TARGET_MB else 'MISSED'}; "
               f"max RSS: parent {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
-        per = 1e3 / max(result.districts, 1)
+        n_engine, split = engine_split(csv_path, rules, templates, args.split_rows, formats, folder / "split")
+        print_split(n_engine, split, min(args.split_rows, floor_n), floor_times, formats)
         print(
-            f"CPU per district: parent {parent_cpu * per:.3f} ms, workers {workers_cpu * per:.3f} ms "
-            f"(user + system; {2 / ((parent_cpu + workers_cpu) * per / 1e3):,.0f} districts/s would fill two cores); "
-            f"reference loop {speed_before:.0f} ms before, {speed_after:.0f} ms after (lower is a faster machine)"
+            f"information only (wall clock swings with the machine's load): {elapsed:.1f} s end to end, "
+            f"{result.districts / elapsed:,.0f} districts/s; reference loop {speed_before:.0f} ms before, "
+            f"{speed_after:.0f} ms after (lower is a faster machine)"
         )
         work = times.parse + times.engine + times.render + times.write
-        print("stages, seconds (workers' figures are summed over the workers):")
-        for name, seconds in (
-            ("parent: read + plan", result.read_seconds),
-            ("parent: waiting for workers", result.wait_seconds),
-            ("workers: parse rows", times.parse),
-            ("workers: engine", times.engine),
-            ("workers: render", times.render),
-            ("workers: write", times.write),
-        ):
-            share = f"  {seconds / work:5.1%} of worker time" if name.startswith("workers") and work else ""
-            print(f"  {name:<30}{seconds:8.2f}{share}")
-        documents = result.done * len(formats)
-        if documents:
-            print(
-                f"  per district: engine {times.engine / result.done * 1e3:.2f} ms; per document: render "
-                f"{times.render / documents * 1e3:.2f} ms, write {times.write / documents * 1e3:.2f} ms"
+        print("  wall seconds per stage (workers' figures summed over the workers): " + ", ".join(
+            f"{name} {seconds:.2f}" for name, seconds in (
+                ("parent read + plan", result.read_seconds), ("parent waiting", result.wait_seconds),
+                ("parse", times.parse), ("engine", times.engine), ("render", times.render), ("write", times.write),
             )
+        ) + (f" ({times.render / work:.0%} of worker time rendering)" if work else ""))
         start = time.perf_counter()
         again = run_batch(config)
-        print(f"re-run, nothing changed: {time.perf_counter() - start:.1f} s ({again.summary_line()})")
-        engine_split(csv_path, rules, min(2000, args.rows))
+        print(f"  re-run, nothing changed: {time.perf_counter() - start:.1f} s ({again.summary_line()})")
         if args.profile:
             profile_worker(config, folder / "profiled", args.rows)
     finally:

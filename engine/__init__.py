@@ -7,8 +7,8 @@ The pipeline runs one way, one subpackage per stage: `rules` (read and check the
 
 from typing import Any
 
-from engine.version import __version__
 from engine.errors import AdvisorError, EngineError, InputError
+from engine.version import __version__ as __version__
 
 __all__ = ["Advisor", "AdvisorError", "District", "EngineError", "InputError", "Recommendation"]
 

@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import (
     EXIT_FAILED,
@@ -103,7 +104,7 @@ def _recommend(args: argparse.Namespace) -> int:
     return _emit(text, args)
 
 
-def _document(recommendation: "Recommendation", args: argparse.Namespace) -> str:
+def _document(recommendation: Recommendation, args: argparse.Namespace) -> str:
     """The advice document in `args.format` (md or html), as `recommend` and `ask` print it."""
     from engine.render.documents import Renderer, generation_date
 
@@ -282,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--rules", type=Path, metavar="DIR", help="rules folder (default: ./rules, else the shipped rules)")
+        sub.add_argument(
+            "--no-cache", action="store_true", help="neither read nor write the disk cache (also: ROSTERING_ADVISOR_NO_CACHE=1)"
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -396,7 +400,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if sys.stdout is None:  # started with standard output closed
             raise InputError.at(SourceLocation("<stdout>"), "standard output is closed; redirect it to a file or /dev/null")
-        code = args.handler(args)
+        if args.no_cache:
+            from engine.cache import disabled
+
+            with disabled():
+                code = args.handler(args)
+        else:
+            code = args.handler(args)
         sys.stdout.flush()  # a full device fails here rather than at exit, with a traceback
         return code
     except EngineError as error:

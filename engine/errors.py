@@ -6,8 +6,8 @@ A leaf module: it imports nothing from the package, so every stage can raise the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run worked and found a failure (tests, changed recommendations)
@@ -86,7 +86,7 @@ class InputError(AdvisorError):
         super().__init__(self.summary())
 
     @classmethod
-    def at(cls, location: SourceLocation, message: str, path: str = "") -> "InputError":
+    def at(cls, location: SourceLocation, message: str, path: str = "") -> InputError:
         return cls([Diagnostic(location, message, path)])
 
     def summary(self) -> str:

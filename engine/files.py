@@ -1,11 +1,12 @@
 """Writing results: atomically, and never over a file the user wrote.
 
-A file is replaced only if it is absent, was written by this tool and not edited since (it carries
-a valid seal: `seal`, `made_by_us`), or the user passed `--force`; a FIFO or a device never is. Writes go to a temporary file in the same folder, then `os.replace`,
-so a crash leaves the old file or the new one, never half of either. `AtomicStream` does the
-same for a file written in pieces; `OutputFolder` writes many new files into one folder with fewer
-system calls (batch mode), and `sync_folder` puts them on disk. Every temporary file is named one
-way, so `sweep_temporaries` finds those a killed run left behind.
+A file is replaced only if it is absent, was written by this tool and not edited since (it carries a
+valid seal: `seal`, `made_by_us`), or the user passed `--force`; a FIFO or a device never is. Writes
+go to a temporary file in the same folder, then `os.replace`, so a crash leaves the old file or the
+new one, never half of either. `AtomicStream` does the same for a file written in pieces;
+`OutputFolder` writes many new files into one folder with fewer system calls (batch mode), and
+`sync_folder` puts them on disk. Every temporary file is named one way, so `sweep_temporaries` finds
+those a killed run left behind.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, BinaryIO, Callable
+from typing import IO, BinaryIO
 
 from engine.errors import InputError, SourceLocation
 from engine.paths import display

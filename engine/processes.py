@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 

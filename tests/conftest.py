@@ -45,6 +45,21 @@ def _in_fixture_project() -> Iterator[None]:
         os.chdir(before)
 
 
+# --- the disk cache (engine/cache.py): a fresh folder for the session, never the user's -------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _disk_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The disk cache in a temporary folder of this session, unless the environment turns it off
+    (ROSTERING_ADVISOR_NO_CACHE=1 runs the whole suite without it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROSTERING_ADVISOR_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+# ------------------------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def advisor() -> Advisor:
     """The shipped rules, compiled once for the whole session."""

@@ -12,8 +12,9 @@ a prompt library, or plain lines from a pipe); this module only decides what to 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import yaml
 

@@ -8,7 +8,8 @@ its prompts and messages to another stream, so that the advice alone goes to sta
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.ask.interview import Check
 from engine.evaluate.answers import normalise_answer
@@ -54,7 +55,7 @@ class TerminalPrompter:
         return bool(_asked(questionary.confirm(message, default=True)))
 
 
-def _asked(question: "questionary.Question") -> Any:
+def _asked(question: questionary.Question) -> Any:
     """The answer; Ctrl-C raises KeyboardInterrupt, Ctrl-D EOFError (questionary's menus ignore it)."""
     from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 

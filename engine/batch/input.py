@@ -25,17 +25,18 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation, control_character, did_you_mean
-from engine.rules.source import MAX_FILE_BYTES, bounded_int, load_bytes
-from engine.rules.model import Rules
 from engine.files import open_regular, read_regular
 from engine.paths import display
+from engine.rules.model import Rules
+from engine.rules.source import MAX_FILE_BYTES, bounded_int, load_bytes
 
 CSV_SUFFIXES = {".csv"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -71,7 +72,7 @@ class RowError:
     where: str = ""
 
     @classmethod
-    def single(cls, row: int, reason: str, column: int | None = None, field: str = "", where: str = "") -> "RowError":
+    def single(cls, row: int, reason: str, column: int | None = None, field: str = "", where: str = "") -> RowError:
         return cls(row, (CellProblem(column, field, reason),), where)
 
     def __str__(self) -> str:
@@ -192,7 +193,7 @@ class BatchInput:
                 self.close()
                 raise
 
-    def __enter__(self) -> "BatchInput":
+    def __enter__(self) -> BatchInput:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -432,7 +433,7 @@ class _Lines:
         self.quotes = 0  # quote characters in the current CSV row's lines
         self.ended = False  # the file ended inside the current CSV row
 
-    def __iter__(self) -> "_Lines":
+    def __iter__(self) -> _Lines:
         return self
 
     def start_row(self) -> None:

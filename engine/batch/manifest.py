@@ -8,12 +8,12 @@ fields (so a skipped district still appears in `summary.csv` and `index.html`).
 During a run the file is a journal: a resumed run trusts it, so an entry is journalled only once
 its documents are on disk. Entries wait in memory until the next flush (`Manifest.flush`): one
 `sync_folder` for all the documents written since the last one (cheaper than a flush per file),
-then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of
-the run, and come at least every `MAX_FLUSH_WAIT` seconds. A run that is interrupted journals what it finished; one that is killed resumes from its
-last flush (the last entry of a slug wins). At the end of a run the journal is compacted:
-replaced, atomically, by the entries of the districts in this run's input, in input order, then
-a line `{"stale": [...]}` naming the documents of earlier runs left in the folder (`stale`; batch
---prune removes them). A lock keeps two runs out of one folder.
+then the entries, appended and flushed. Flushes are spaced so that they take at most a tenth of the
+run, and come at least every `MAX_FLUSH_WAIT` seconds. A run that is interrupted journals what it
+finished; one that is killed resumes from its last flush (the last entry of a slug wins). At the end
+of a run the journal is compacted: replaced, atomically, by the entries of the districts in this
+run's input, in input order, then a line `{"stale": [...]}` naming the documents of earlier runs
+left in the folder (`stale`; batch --prune removes them). A lock keeps two runs out of one folder.
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from engine import __version__
+from engine.batch.input import Record, RowError
+from engine.batch.names import document_name
 from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation
 from engine.files import GENERATOR_MARK, AtomicStream, our_file, sync_folder
 from engine.paths import display
-from engine.batch.input import Record, RowError
-from engine.batch.names import document_name
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
     import fcntl
@@ -69,7 +70,7 @@ class Entry:
     repeated: str = ""
 
     @classmethod
-    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = (), repeated: str = "") -> "Entry":
+    def failed(cls, record: Record, slug: str, error: RowError, outputs: tuple[str, ...] = (), repeated: str = "") -> Entry:
         """A district that failed; `outputs` are the files it wrote before it did."""
         return cls(slug, record.district_id, record.district_name, record.digest, "", outputs, error=error, repeated=repeated)
 
@@ -77,11 +78,11 @@ class Entry:
         return compact({name: getattr(self, name) for name in _JOURNALLED})
 
     @classmethod
-    def from_json(cls, line: str) -> "Entry":
+    def from_json(cls, line: str) -> Entry:
         return cls.from_data(json.loads(line))
 
     @classmethod
-    def from_data(cls, data: dict) -> "Entry":
+    def from_data(cls, data: dict) -> Entry:
         data["outputs"] = tuple(data["outputs"])
         data["open_questions"] = tuple(data["open_questions"])
         return cls(**data)

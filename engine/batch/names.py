@@ -15,8 +15,8 @@ import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Container
 from pathlib import Path
-from typing import Container
 
 from engine.render.formats import EXTENSIONS
 

@@ -76,7 +76,7 @@ class Pool:
         self.processes = processes
         self.workers = Workers(processes, initializer=start, initargs=(config,), preload=("engine.batch.pool",))
 
-    def submit(self, tasks: list[Task]) -> "_Handle":
+    def submit(self, tasks: list[Task]) -> _Handle:
         return _Handle(self, list(tasks), self.workers.submit(_run, tasks))
 
     def close(self) -> None:

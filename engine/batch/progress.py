@@ -7,8 +7,9 @@ chunk and once more, with `final=True`, at the end.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def reporter_for(stream: TextIO, quiet: bool) -> Reporter | None:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import csv
 import html
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import quote
 
 from engine import __version__
-from engine.errors import InputError, SourceLocation
 from engine.batch.manifest import Entry
+from engine.errors import InputError, SourceLocation
 from engine.files import GENERATOR_MARK, AtomicStream, made_by_us
 from engine.paths import display
 

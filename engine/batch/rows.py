@@ -15,11 +15,11 @@ import math
 import re
 from typing import Any
 
-from engine.evaluate.answers import MAX_TEXT, District, district_from_document, normalise_answer
 from engine.batch.input import CellProblem, Column, Layout, Record, RowError, cell_value, shown
 from engine.errors import InputError, did_you_mean
-from engine.rules.source import Document, load_json
+from engine.evaluate.answers import MAX_TEXT, District, district_from_document, normalise_answer
 from engine.rules.model import Rules
+from engine.rules.source import Document, load_json
 
 MAX_NAME = 200
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")

@@ -29,33 +29,33 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import os
 import signal
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from engine import __version__
 from engine.batch.input import BatchInput, Record, RowError
-from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
+from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
+from engine.batch.names import district_slug, document_name, links_in, safe_name
 from engine.batch.pool import Runner, start_workers
+from engine.batch.progress import ProgressEvent, Reporter, reporter_for
+from engine.batch.report import INDEX_NAME, SUMMARY_NAME, SummaryWriter, check_ours, write_index
 from engine.batch.worker import REPEATS, StageTimes, Task, WorkerConfig
-from engine.evaluate.advisor import Advisor
-from engine.evaluate.compiler import FORMAT_TAG
 from engine.cores import worker_count
 from engine.errors import EXIT_OK, EXIT_PARTIAL, AdvisorError, InputError, SourceLocation, printable
-from engine.batch.manifest import MANIFEST_NAME, Entry, Manifest, config_digest, file_digest, folder_digest
-from engine.rules.model import Rules
+from engine.evaluate.advisor import Advisor
+from engine.evaluate.compiler import FORMAT_TAG
 from engine.files import GENERATOR_MARK, remove_ours, sweep_temporaries
 from engine.paths import display
-from engine.batch.progress import ProgressEvent, Reporter, reporter_for
-from engine.rules.rulebook import load_rules
-from engine.batch.names import district_slug, document_name, links_in, safe_name
 from engine.render.formats import DOCUMENTS, FORMATS
+from engine.rules.model import Rules
+from engine.rules.rulebook import load_rules
 
 CHUNK_SIZE = 250
 KEPT_ERRORS = 1000  # row errors kept on the result (all of them are in summary.csv)

@@ -14,20 +14,22 @@ all the districts of a call together, from memoised pieces the engine computes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from engine.evaluate.answers import District, district_from_data, read_district
-from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake
-from engine.rules.model import Factor, Rules
+from engine import cache
 from engine.compact_json import compact_bytes, indented
 from engine.errors import Diagnostic, InputError, SourceLocation
-from engine.files import GENERATOR, SEAL_BLANK, seal
-from engine.rules.rulebook import load_rules
-from engine.evaluate.runtime import Engine, Outcome, RulesetRefused, Verdict
+from engine.evaluate.answers import District, district_from_data, read_district
+from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
 from engine.evaluate.plan import Plan, Planner
+from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
 from engine.evaluate.variants import WORD, VariantJudge, letters
+from engine.files import GENERATOR, SEAL_BLANK, seal
+from engine.rules.model import Factor, Rules
+from engine.rules.rulebook import load_rules
 
 MAX_COMBINED_UNKNOWNS = 8
 _PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, what-if, parts)
@@ -236,10 +238,7 @@ class Advisor:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         if rules.digest not in _PROGRAMS:
-            parts = compile_parts(rules)
-            # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
-            judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
-            _PROGRAMS[rules.digest] = (compile_rules(rules), judged, parts)
+            _PROGRAMS[rules.digest] = _programs(rules)
         self.program, judged, parts = _PROGRAMS[rules.digest]
         try:
             self.engine = Engine(self.program)
@@ -254,7 +253,7 @@ class Advisor:
         self.recommend_many([district_from_data({"district": {"name": "validate"}}, self.rules)])
 
     @classmethod
-    def load(cls, rules_dir: Path | str | None = None) -> "Advisor":
+    def load(cls, rules_dir: Path | str | None = None) -> Advisor:
         return cls(load_rules(Path(rules_dir) if rules_dir is not None else None))
 
     def read(self, path: Path | str) -> District:
@@ -276,6 +275,10 @@ class Advisor:
     def evaluate(self, answer_sets: Iterable[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outcome]:
         """Bare engine outcomes for answer sets (exhaustive checks and impact analysis use this)."""
         return self.engine.evaluate(encode_intake(self.program, answers, profile or {}) for answers in answer_sets)
+
+    def outline(self, answer_sets: Sequence[dict[str, str]], profile: dict[str, Any] | None = None) -> list[Outline]:
+        """What the engine decides for each answer set, without facts and trace (exhaustive checks, impact)."""
+        return self.engine.outline([encode_intake(self.program, answers, profile or {}) for answers in answer_sets])
 
     def recommend_many(self, districts: Sequence[District]) -> list[Recommendation]:
         """Recommendations for many districts, their evaluations batched into few engine calls."""
@@ -304,6 +307,24 @@ class Advisor:
         return results
 
 
+def _programs(rules: Rules) -> tuple[Program, Program, Program | None]:
+    """The compiled programs of `rules` (full, what-if, parts), from the disk cache when it has them."""
+    cached = cache.load("programs", rules.digest)
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 3
+        and all(isinstance(p, Program) and p.name.startswith(ruleset_name(rules)) for p in cached if p is not None)
+        and cached[0] is not None
+    ):
+        return cached
+    parts = compile_parts(rules)
+    # what-if variants: by parts and conclusions, or (when parts cannot serve) whole, without next steps
+    judged = compile_conclusions(rules) if parts is not None else compile_rules(rules, next_steps=False)
+    programs = (compile_rules(rules), judged, parts)
+    cache.store("programs", rules.digest, programs)
+    return programs
+
+
 @dataclass
 class _Plan:
     """The variant answer sets evaluated beside a district's main outcome, as answer letters
@@ -317,7 +338,7 @@ class _Plan:
     exhaustive: bool
 
     @classmethod
-    def of(cls, program: Program, main: Outcome) -> "_Plan":
+    def of(cls, program: Program, main: Outcome) -> _Plan:
         final = letters(program, main.answers)
         position = program.positions
         unknowns = [q for q in program.questions if main.answers[q] == "unknown"]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Diagnostic, InputError, control_character, did_you_mean
-from engine.rules.source import Document, format_path, load_file
 from engine.rules.model import Rules
 from engine.rules.schema import validate
+from engine.rules.source import Document, format_path, load_file
 
 _YES = {"yes", "y", "true", "on", "1"}
 _NO = {"no", "n", "false", "off", "0"}
@@ -93,7 +93,10 @@ def _build_answers_schema(rules: Rules) -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The district's name."},
-                    "id": {"type": ["string", "integer"], "description": "An identifier, e.g. the NCES LEA id (quote it to keep leading zeros)."},
+                    "id": {
+                        "type": ["string", "integer"],
+                        "description": "An identifier, e.g. the NCES LEA id (quote it to keep leading zeros).",
+                    },
                 },
             },
             "profile": {

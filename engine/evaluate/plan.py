@@ -21,16 +21,16 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import InputError, SourceLocation
 from engine.evaluate.answers import District
 from engine.evaluate.compiler import Program
 from engine.evaluate.runtime import Outcome
 from engine.evaluate.variants import VariantJudge, letters
-from engine.errors import InputError, SourceLocation
 from engine.rules.model import Rules
 
 MAX_PLANNED_QUESTIONS = 16  # 65,536 answer sets judged once per rules version: about a second
 _TABLES_SIZE = 16
-_TABLES: OrderedDict[tuple, "_Table"] = OrderedDict()  # (digest, base letters, profile key) -> table
+_TABLES: OrderedDict[tuple, _Table] = OrderedDict()  # (digest, base letters, profile key) -> table
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from engine.evaluate.compiler import Part, Program, encode_intake
-from engine.rules.conditions import normalise
 from engine.evaluate.runtime import Engine, Verdict, tally
+from engine.rules.conditions import normalise
 
 LETTER = {"yes": "y", "no": "n", "unknown": "u"}
 WORD = {letter: word for word, letter in LETTER.items()}
@@ -171,7 +172,9 @@ class VariantJudge:
             keys[i] = (keys[i], *(_profile(profile, f) for f in self._pieces[i][2]))
         return keys
 
-    def _part_fact(self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]) -> dict[str, Any]:
+    def _part_fact(
+        self, piece: tuple[Part, Callable[[str], Any], tuple[str, ...]], answers: str, profile: dict[str, Any]
+    ) -> dict[str, Any]:
         part, _, _ = piece
         fact: dict[str, Any] = {"t": part.fact_type}
         for name in part.reads:

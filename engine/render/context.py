@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from engine.evaluate.advisor import Recommendation
+from engine.files import GENERATOR
 from engine.render.escaping import RulesText
 from engine.rules.conditions import Wording, field_label, prose, value_text
 from engine.rules.model import Rules
-from engine.files import GENERATOR
 
 DIGEST_SHORT = 12
 _MONTHS = (

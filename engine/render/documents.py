@@ -24,16 +24,16 @@ from typing import Any
 from jinja2 import Template, TemplateNotFound, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from engine.evaluate.advisor import Recommendation
-from engine.render.context import build_context
-from engine.errors import InputError, SourceLocation, TemplateError
-from engine.files import sealed_document
 from engine import paths
+from engine.errors import InputError, SourceLocation, TemplateError
+from engine.evaluate.advisor import Recommendation
+from engine.files import sealed_document
 from engine.paths import display
-from engine.render.limits import OutputTooLarge, RenderTimeout, bounded, collect
-from engine.render.templates import SymlinkRefused, TemplateFolder
+from engine.render.context import build_context
 from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
+from engine.render.limits import OutputTooLarge, RenderTimeout, bounded, collect
 from engine.render.sandbox import DocumentSandbox, Limits
+from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
@@ -73,6 +73,8 @@ class Renderer:
         self.limits = limits or Limits()
         self.loader = TemplateFolder(self.folder)
         self._envs = {fmt: DocumentSandbox(self.loader, templating, self.limits) for fmt, templating in DOCUMENTS.items()}
+        for env in self._envs.values():
+            env.bytecode_cache = TemplateBytecode.for_environment(env)
         self._compiled: dict[tuple[str, str], Template] = {}
 
     def context(self, rec: Recommendation, *, generated: datetime.date) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-
 # Characters that are Markdown syntax wherever they appear (CommonMark, GitHub Flavored Markdown,
 # markdown-it): code spans, emphasis, links and images, raw HTML and autolinks, table cells,
 # strikethrough, GitHub math, and the backslash itself.

@@ -150,5 +150,9 @@ def guide_context(rules: Rules, generated: datetime.date) -> dict[str, Any]:
                 else None
             ),
         },
-        "tie_break": {"option": rules.policy.tie_break, "label": label[rules.policy.tie_break], "reason": _text(rules.policy.tie_break_reason)},
+        "tie_break": {
+            "option": rules.policy.tie_break,
+            "label": label[rules.policy.tie_break],
+            "reason": _text(rules.policy.tie_break_reason),
+        },
     }

@@ -22,8 +22,9 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
-from typing import Any, Iterator
+from typing import Any
 
 
 class RenderTimeout(BaseException):
@@ -39,7 +40,7 @@ class OutputTooLarge(Exception):
 
 
 class _Job:
-    __slots__ = ("thread_id", "deadline", "fired")
+    __slots__ = ("deadline", "fired", "thread_id")
 
     def __init__(self, thread_id: int, deadline: float) -> None:
         self.thread_id = thread_id

@@ -34,24 +34,25 @@ import functools
 import re
 import textwrap
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, nodes, pass_environment
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import TemplateModule
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.ext import Extension
 from jinja2.filters import FILTERS, make_attrgetter
-from jinja2.environment import TemplateModule
 from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import LoopContext, Macro
-from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 from markupsafe import Markup
 
 from engine.render.escaping import MarkdownText, html_finalize, markdown_finalize
-from engine.render.limits import bounded
 from engine.render.formats import DOCUMENTS, Templating
+from engine.render.limits import bounded
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class DocumentSandbox(ImmutableSandboxedEnvironment):
             return self._bounded(obj[argument])
         return self._bounded(super().getitem(obj, argument))
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         limit = __self.limits.max_value
         for value in (*args, *kwargs.values()):
             if _size(value) > limit:

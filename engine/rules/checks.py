@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.errors import Diagnostic, InputError, SourceLocation, did_you_mean
-from engine.rules.source import Document
 from engine.rules.conditions import ANSWERS, AnyOf, Condition, Scope, World, atoms
 from engine.rules.model import Rules
+from engine.rules.source import Document
 
 SUPPORTED_FORMATS = (1,)
 MAX_FACT_PROPERTIES = 250  # durable_rules refuses facts with more than 255 properties (error 302)

@@ -18,8 +18,9 @@ import functools
 import math
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence, Union
+from typing import Any, ClassVar
 
 from engine.errors import SourceLocation, did_you_mean
 
@@ -158,7 +159,7 @@ class _Form(ABC):
 
     @classmethod
     @abstractmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "Condition":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> Condition:
         """The form from its schema-valid mapping at `path`."""
 
     @abstractmethod
@@ -173,7 +174,7 @@ class _Form(ABC):
     def prose(self, words: Wording) -> str:
         """How it reads for a district coordinator."""
 
-    def children(self) -> tuple["Condition", ...]:
+    def children(self) -> tuple[Condition, ...]:
         return ()
 
     def reads(self) -> set[str]:
@@ -212,7 +213,7 @@ class AnswerIs(_Form):
     loc: SourceLocation = field(compare=False)
 
     @classmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "AnswerIs":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> AnswerIs:
         values = data["is"] if isinstance(data["is"], list) else [data["is"]]
         return cls(data["answer"], tuple(values), locate(path))
 
@@ -248,8 +249,8 @@ class AnswerIs(_Form):
 class ProfileOp:
     """One comparison of a profile field: its durable_rules expression, its prose, its value kind."""
 
-    expression: Callable[["ProfileTest", Catalogues, bool], Expression]
-    prose: Callable[["ProfileTest", Wording], str]
+    expression: Callable[[ProfileTest, Catalogues, bool], Expression]
+    prose: Callable[[ProfileTest, Wording], str]
     kind: Callable[[Any], str]  # the kind of value the field needs, from the comparison's value
 
 
@@ -274,7 +275,9 @@ def _numeric(op: str) -> ProfileOp:
     )
 
 
-def _equality(values: Callable[["ProfileTest", Catalogues], list[Any]], negated: bool, phrase: Callable[["ProfileTest", Wording], str]) -> ProfileOp:
+def _equality(
+    values: Callable[[ProfileTest, Catalogues], list[Any]], negated: bool, phrase: Callable[[ProfileTest, Wording], str]
+) -> ProfileOp:
     def expression(test: ProfileTest, catalogues: Catalogues, negate: bool) -> Expression:
         return _one_of(test.name, [normalise(v) for v in values(test, catalogues)], negate != negated, always_present=False)
 
@@ -286,11 +289,11 @@ def _equality(values: Callable[["ProfileTest", Catalogues], list[Any]], negated:
     return ProfileOp(expression, text, _kind_of_value)
 
 
-def _present(test: "ProfileTest", catalogues: Catalogues, negate: bool) -> Expression:
+def _present(test: ProfileTest, catalogues: Catalogues, negate: bool) -> Expression:
     return {"$ex" if test.value != negate else "$nex": {test.name: 1}}
 
 
-def _catalogue_name(test: "ProfileTest", words: Wording) -> str:
+def _catalogue_name(test: ProfileTest, words: Wording) -> str:
     return words.catalogues.get(test.value, test.value).strip().rstrip(".")
 
 
@@ -319,7 +322,7 @@ class ProfileTest(_Form):
     loc: SourceLocation = dataclasses.field(compare=False)  # `field` is the profile field's name here
 
     @classmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "ProfileTest":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> ProfileTest:
         (op,) = [k for k in data if k != cls.key]
         return cls(data[cls.key], op, data[op], locate(path))
 
@@ -371,7 +374,7 @@ class MetricTest(_PolicyOnly):
     loc: SourceLocation = field(compare=False)
 
     @classmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "MetricTest":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> MetricTest:
         (op,) = [k for k in data if k != cls.key]
         return cls(data[cls.key], op, data[op], locate(path))
 
@@ -395,7 +398,7 @@ class DecidedBy(_PolicyOnly):
     loc: SourceLocation = field(compare=False)
 
     @classmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "DecidedBy":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> DecidedBy:
         return cls(data[cls.key], locate(path))
 
     def reads(self) -> set[str]:
@@ -412,7 +415,7 @@ class DecidedBy(_PolicyOnly):
 class _Junction(_Form):
     """`all` and `any`: a list of conditions, joined by `word` in prose."""
 
-    items: tuple["Condition", ...]
+    items: tuple[Condition, ...]
     word: ClassVar[str]
     conjunction: ClassVar[bool]
 
@@ -420,7 +423,7 @@ class _Junction(_Form):
     def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> Any:
         return cls(tuple(parse_condition(c, path + (cls.key, i), locate) for i, c in enumerate(data[cls.key])))
 
-    def children(self) -> tuple["Condition", ...]:
+    def children(self) -> tuple[Condition, ...]:
         return self.items
 
     def expression(self, catalogues: Catalogues, negate: bool) -> Expression:
@@ -461,13 +464,13 @@ class Not(_Form):
     """`{not: C}`: the condition does not hold."""
 
     key: ClassVar[str] = "not"
-    item: "Condition"
+    item: Condition
 
     @classmethod
-    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> "Not":
+    def parse(cls, data: dict[str, Any], path: tuple, locate: Locate) -> Not:
         return cls(parse_condition(data[cls.key], path + (cls.key,), locate))
 
-    def children(self) -> tuple["Condition", ...]:
+    def children(self) -> tuple[Condition, ...]:
         return (self.item,)
 
     def expression(self, catalogues: Catalogues, negate: bool) -> Expression:
@@ -483,13 +486,13 @@ class Not(_Form):
         return f"not ({self.item.prose(words)})"
 
 
-def _nested(condition: "Condition", words: Wording) -> str:
+def _nested(condition: Condition, words: Wording) -> str:
     """A part of a longer sentence: an `all` or `any` of several parts in parentheses."""
     text = condition.prose(words)
     return f"({text})" if isinstance(condition, _Junction) and len(condition.items) > 1 else text
 
 
-Condition = Union[AnswerIs, ProfileTest, MetricTest, DecidedBy, AllOf, AnyOf, Not]
+Condition = AnswerIs | ProfileTest | MetricTest | DecidedBy | AllOf | AnyOf | Not
 
 # The registry: each form by the YAML key that identifies it, combinators first (their mappings
 # hold nothing else).

@@ -12,7 +12,6 @@ from typing import Any
 from engine.errors import SourceLocation
 from engine.rules.conditions import Condition
 
-
 # --- the rules ---------------------------------------------------------------------------------
 
 

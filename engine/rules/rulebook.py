@@ -1,7 +1,9 @@
 """Load a rules folder: read each YAML file, check it against its schema, build the model, check meaning.
 
 Every problem in every file is collected before anything is raised, so one `validate` run lists
-them all in file order.
+them all in file order. Rules that passed every check are kept in the disk cache (`engine.cache`),
+by the bytes of their files (each read once) and the folder they are shown as, and loaded from
+there next time.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.rules import checks
+from engine import cache
 from engine.errors import Diagnostic, InputError
-from engine.rules.source import Document, load_file
+from engine.files import read_regular
+from engine.paths import display, rules_dir
+from engine.rules import checks
+from engine.rules.conditions import parse_condition
 from engine.rules.model import (
     Catalogue,
     ChangelogEntry,
@@ -27,14 +32,13 @@ from engine.rules.model import (
     Option,
     Override,
     Policy,
-    ReviewPolicy,
     Question,
+    ReviewPolicy,
     Rules,
     Theme,
 )
-from engine.rules.conditions import parse_condition
-from engine.paths import display, rules_dir
 from engine.rules.schema import packaged_schemas, validate
+from engine.rules.source import MAX_FILE_BYTES, Document, load_bytes
 
 RULE_FILES = ("manifest", "options", "questions", "factors", "overrides", "derived", "policy", "next_steps")
 
@@ -56,13 +60,38 @@ class _Sources:
 def load_rules(folder: Path | None = None) -> Rules:
     """The rules in `folder` (or the default folder), fully checked; InputError lists every problem."""
     folder = rules_dir(folder)
+    raw: dict[str, bytes | InputError] = {}  # each file's bytes, or why it cannot be read
+    for stem in RULE_FILES:
+        path = folder / f"{stem}.yaml"
+        try:
+            raw[stem] = read_regular(path, display(path), MAX_FILE_BYTES)
+        except InputError as error:
+            raw[stem] = error
+    read = {stem: data for stem, data in raw.items() if isinstance(data, bytes)}
+    entry = None
+    if cache.enabled() and len(read) == len(raw):
+        entry = cache.key(display(folder), *(part for stem, data in read.items() for part in (stem, data)))
+        cached = cache.load("rules", entry)
+        if isinstance(cached, Rules) and cached.digest == content_digest(cached.content) and cached.source == display(folder):
+            return cached
+    rules = _load(folder, raw)
+    if entry is not None:
+        cache.store("rules", entry, rules)
+    return rules
+
+
+def _load(folder: Path, raw: dict[str, bytes | InputError]) -> Rules:
+    """The rules of a folder from its files' bytes, every problem of every file collected."""
     docs: dict[str, Document] = {}
     problems: list[Diagnostic] = []
     schemas = packaged_schemas()
     for stem in RULE_FILES:
         path = folder / f"{stem}.yaml"
+        data = raw[stem]
         try:
-            doc = load_file(path, display(path))
+            if isinstance(data, InputError):
+                raise data
+            doc = load_bytes(data, display(path), json=False)
         except InputError as error:
             problems.extend(error.diagnostics)
             continue

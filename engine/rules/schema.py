@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any, cast
 
@@ -23,7 +23,7 @@ from engine.rules.source import QUOTE_TEXT, Document, PathKey, format_path
 SCHEMA_PACKAGE = "engine.rules.schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry() -> Registry:
     resources_: list[tuple[str, Resource]] = []
     for name, schema in packaged_schemas().items():
@@ -31,7 +31,7 @@ def _registry() -> Registry:
     return Registry().with_resources(resources_)
 
 
-@lru_cache(maxsize=None)
+@cache
 def packaged_schemas() -> dict[str, dict[str, Any]]:
     """Every schema shipped in `engine/schemas/rules`, by `$id` (its file name)."""
     folder = resources.files(SCHEMA_PACKAGE) / "rules"

@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, cast
+from typing import Any, cast
 
 import yaml
 
@@ -28,7 +28,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 30
 
-PathKey = tuple[Union[str, int], ...]
+PathKey = tuple[str | int, ...]
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -267,7 +267,7 @@ def _find_problem(text: str, name: str, message: str) -> SourceLocation:
         second = text.find(needle, first + 1) if first >= 0 else -1
         if second >= 0:
             return _offset_location(name, text, second)
-    digits = re.search(r"\d{%d,}" % (MAX_NUMBER_DIGITS + 1), text)
+    digits = re.search(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}", text)
     if "too large" in message and digits:
         return _offset_location(name, text, digits.start())
     for token in ("NaN", "Infinity"):

@@ -11,8 +11,9 @@ With 13 questions there are 2^13 = 8,192 combinations. They are evaluated
   number of sessions in one `assert_facts` call; about 64 is the sweet spot here);
 * once per distinct decision logic: an enumeration is keyed by the compiled program (conditions,
   priorities, weights, effects), not by the text of the rules, and kept in a small in-process
-  cache, so a version that only rewords rationales, or a second command on the same rules,
-  re-uses the outcomes instead of evaluating them again.
+  cache and in the disk cache (`engine.cache`), so a version that only rewords rationales, or a
+  later command on the same rules (`impact` against an unchanged base, `validate --exhaustive`
+  again), re-uses the outcomes instead of evaluating them again.
 
 Outcomes travel back from the workers as `Brief`s: the fields a report needs, with the distinct
 briefs sent once and each combination as a small index into them.
@@ -26,10 +27,12 @@ import json
 import time
 from array import array
 from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, NamedTuple, Sequence
+from typing import IO, Any, NamedTuple
 
+from engine import cache
 from engine.cores import usable_cores
 from engine.errors import EXIT_FAILED, EXIT_OK, EngineError
 from engine.processes import PoolBroken, WorkerDied, Workers, result
@@ -40,11 +43,12 @@ MIN_PARALLEL = 2_048  # fewer evaluations than this run in-process: a pool costs
 MAX_QUESTIONS = 16  # 65,536 combinations; beyond that an exhaustive check is not a quick check
 MAX_UNKNOWN_SEARCH = 8  # questions an override may test for `unknown` (3^8 = 6,561 answer sets)
 _CACHE_SIZE = 6
-_CACHE: OrderedDict[tuple, "Enumeration"] = OrderedDict()
+_CACHE: OrderedDict[tuple, Enumeration] = OrderedDict()
 
 
 class Brief(NamedTuple):
-    """The parts of an engine Outcome that exhaustive checks and impact reports compare."""
+    """The parts of an engine Outcome that exhaustive checks and impact reports compare: the
+    engine's `Outline` (the same fields, in the same order), or the error of an answer set."""
 
     option: str
     decided_by: str
@@ -62,24 +66,6 @@ class Brief(NamedTuple):
         if self.error:
             return f"error: {self.error}"
         return f"{self.option} ({self.decided_by}, {self.confidence})"
-
-
-def brief(outcome: Any) -> Brief:
-    """A Brief of an engine Outcome."""
-    kinds = Counter(f.kind for f in outcome.trace)
-    confidence_rule = next((f.rule for f in outcome.trace if f.kind == "confidence"), "")
-    return Brief(
-        option=outcome.option,
-        decided_by=outcome.decided_by,
-        confidence=outcome.confidence,
-        overrides=tuple(outcome.overrides),
-        next_steps=tuple(outcome.next_steps),
-        scores=tuple(sorted(outcome.scores.items())),
-        decision_rule=outcome.decision_rule,
-        confidence_rule=confidence_rule,
-        decisions=kinds.get("decide", 0),
-        confidences=kinds.get("confidence", 0),
-    )
 
 
 def _failed(message: str) -> Brief:
@@ -147,21 +133,43 @@ def enumerate_versions(
     keys = [(logic_key(v.rules), questions) for v in versions]
     todo: dict[tuple, Version] = {}
     for key, version in zip(keys, versions):
-        if key not in _CACHE and key not in todo:
+        if not _known(key) and key not in todo:
             todo[key] = version
     if todo:
         for key, enumeration in zip(todo, _evaluate(list(todo.values()), questions, workers)):
-            _CACHE[key] = enumeration
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+            _remember(key, enumeration)
+            cache.store("enumeration", cache.key(key[0], *key[1]), enumeration)
     for key in keys:
         _CACHE.move_to_end(key)
     return [_CACHE[key] for key in keys]
 
 
+def _known(key: tuple[str, tuple[str, ...]]) -> bool:
+    """Whether the enumeration of `key` is in memory, or now is, read from the disk cache."""
+    if key in _CACHE:
+        return True
+    logic, questions = key
+    found = cache.load("enumeration", cache.key(logic, *questions))
+    if (
+        isinstance(found, Enumeration)
+        and found.questions == questions
+        and len(found.outcomes) == 2 ** len(questions)
+        and all(type(b) is Brief for b in set(found.outcomes))
+    ):
+        _remember(key, found)
+        return True
+    return False
+
+
+def _remember(key: tuple[str, tuple[str, ...]], enumeration: Enumeration) -> None:
+    _CACHE[key] = enumeration
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
 def is_cached(rules: Rules, questions: Sequence[str]) -> bool:
-    """Whether the enumeration of `rules` over `questions` is already known in this process."""
-    return (logic_key(rules), tuple(questions)) in _CACHE
+    """Whether the enumeration of `rules` over `questions` is already known (in this process or on disk)."""
+    return _known((logic_key(rules), tuple(questions)))
 
 
 def is_same_logic(a: Rules, b: Rules) -> bool:
@@ -169,7 +177,8 @@ def is_same_logic(a: Rules, b: Rules) -> bool:
 
 
 def clear_cache() -> None:
-    """Forget cached enumerations (benchmarks use this to time cold runs)."""
+    """Forget the enumerations cached in this process (benchmarks use this, with the disk cache
+    off, to time cold runs)."""
     _CACHE.clear()
 
 
@@ -276,11 +285,11 @@ def evaluate_briefs(advisor: Any, answer_sets: Sequence[dict[str, str]], profile
     for low in range(0, len(answer_sets), CHUNK):
         chunk = answer_sets[low : low + CHUNK]
         try:
-            out.extend(brief(o) for o in advisor.evaluate(chunk, profile))
+            out.extend(Brief(*o) for o in advisor.outline(chunk, profile))
         except EngineError:
             for answers in chunk:  # find which answer sets fail
                 try:
-                    out.append(brief(advisor.evaluate([answers], profile)[0]))
+                    out.append(Brief(*advisor.outline([answers], profile)[0]))
                 except EngineError as error:
                     out.append(_failed(str(error)))
     return out

@@ -40,19 +40,20 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any
 
-from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, github_annotation
 from engine.cores import usable_cores
-from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, github_annotation
+from engine.paths import display, rules_dir
 from engine.rules.conditions import AllOf, AnyOf
 from engine.rules.model import Rules
-from engine.paths import display, rules_dir
-from engine.verify.regress import answers_file, load_districts
 from engine.rules.rulebook import RULE_FILES, content_digest, load_rules
+from engine.verify.exhaustive import Brief, Version, enumerate_versions, evaluate_briefs, is_cached, is_same_logic
+from engine.verify.regress import answers_file, load_districts
 
 MAX_GUIDE_DIFF_LINES = 300  # lines of the guide's diff shown in the Markdown report
 MAX_MINIMAL_SETS = 3  # minimal answer sets shown per kind of change
@@ -253,7 +254,10 @@ def diff_rules(base: RulesVersion, head: RulesVersion) -> list[RuleChange]:
     return sorted(changes, key=lambda c: order.get(c.kind, len(order)))
 
 
-_KIND_ORDER = ("manifest", "options", "themes", "questions", "factors", "overrides", "catalogues", "derived", "policy", "confidence", "levels", "next_steps")
+_KIND_ORDER = (
+    "manifest", "options", "themes", "questions", "factors", "overrides",
+    "catalogues", "derived", "policy", "confidence", "levels", "next_steps",
+)
 
 
 def _gone_came(old: list[Any], new: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -545,8 +549,8 @@ def compare(
 def guide_diff(base: RulesVersion, head: RulesVersion, templates: Path | None = None) -> tuple[str, ...] | None:
     """The unified diff of the Markdown decision guide from `base` to `head` (empty: no change), both
     rendered with the same templates and date; None when the templates folder has no guide template."""
-    from engine.render.documents import Renderer, generation_date
     from engine.files import unsealed
+    from engine.render.documents import Renderer, generation_date
     from engine.render.guide import GUIDE_TEMPLATE, render_guide
 
     renderer = Renderer(templates)
@@ -705,7 +709,7 @@ def _compare_examples(examples: Sequence[tuple[str, str, Any]], base: Any, head:
     reworded = {c.id for c in changes if c.status == "changed" and any(f.field in TEXT_FIELDS for f in c.fields)}
     out = []
     for name, path, district in examples:
-        old, base_fired = _example_advice(base, district)
+        old, _ = _example_advice(base, district)
         new, head_fired = _example_advice(head, district)
         wording = tuple(sorted(reworded & head_fired))
         fields = tuple(FieldChange(k, old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k))
@@ -816,7 +820,8 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         lines += ["| where | rule | change |", "|---|---|---|"]
         for change in report.rule_changes:
             question, _, answer = change.id.rpartition(".")
-            rule = f"“{questions[question]}” {answer} (`{change.id}`)" if change.kind == "factors" and question in questions else f"`{change.id}`"
+            named = change.kind == "factors" and question in questions
+            rule = f"“{questions[question]}” {answer} (`{change.id}`)" if named else f"`{change.id}`"
             lines.append(f"| {_cell(change.location or change.kind)} | {_cell(rule)} | {_cell(change.text())} |")
     else:
         lines.append("None.")

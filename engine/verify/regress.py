@@ -35,20 +35,21 @@ import fnmatch
 import json
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
-from engine.evaluate.answers import District, answers_schema, read_district
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, did_you_mean, github_annotation
-from engine.rules.source import Document, format_path, load_file
-from engine.rules.model import Rules
+from engine.evaluate.answers import District, answers_schema, read_district
 from engine.paths import ANSWERS_FILES, display
 from engine.paths import example_answers as answers_file
 from engine.paths import examples_dir as find_examples_dir
 from engine.render.formats import DOCUMENTS, FORMATS
+from engine.rules.model import Rules
 from engine.rules.schema import validate
+from engine.rules.source import Document, format_path, load_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.evaluate.advisor import Advisor, Recommendation
@@ -259,7 +260,7 @@ def load_example(folder: Path, rules: Rules) -> Example:
     return Example(folder.name, folder, answers, expect, district, expectation)
 
 
-def scaffold_expectations(advisor: "Advisor", examples_dir: Path, pattern: str | None = None) -> list[str]:
+def scaffold_expectations(advisor: Advisor, examples_dir: Path, pattern: str | None = None) -> list[str]:
     """Write `expect.yaml` for each example folder that has only an answers file, from the advice
     the rules give now, marked `needs_review: true`; the paths written."""
     from engine.files import write_atomic
@@ -293,7 +294,7 @@ def editor_schemas(examples_dir: Path, rules: Rules, *, update: bool) -> tuple[l
     return written, stale
 
 
-def expectation_text(rec: "Recommendation", version: str) -> str:
+def expectation_text(rec: Recommendation, version: str) -> str:
     """A new example's expect.yaml: the current advice, to be confirmed by a person."""
     fields = outcome_fields(rec)
     overrides = "".join(f"\n  - {o}" for o in fields["overrides"]) or " []"
@@ -369,7 +370,7 @@ class ExampleResult:
         return "\n".join(lines)
 
 
-def outcome_fields(rec: "Recommendation") -> dict[str, Any]:
+def outcome_fields(rec: Recommendation) -> dict[str, Any]:
     outcome = rec.outcome
     return {
         "option": outcome.option,
@@ -381,7 +382,7 @@ def outcome_fields(rec: "Recommendation") -> dict[str, Any]:
 
 def check_example(
     example: Example,
-    rec: "Recommendation",
+    rec: Recommendation,
     renderer: Any | None,
     *,
     update: bool = False,
@@ -437,7 +438,7 @@ def repeated_firings(outcome: Any) -> list[str]:
 
 
 def _check_goldens(
-    example: Example, rec: "Recommendation", renderer: Any, *, update: bool, generated: datetime.date
+    example: Example, rec: Recommendation, renderer: Any, *, update: bool, generated: datetime.date
 ) -> list[GoldenCheck]:
     from engine.files import write_atomic
 
@@ -594,7 +595,7 @@ class TestReport:
 
 
 def run_examples(
-    advisor: "Advisor",
+    advisor: Advisor,
     examples_dir: Path,
     renderer: Any | None,
     pattern: str | None = None,

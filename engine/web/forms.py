@@ -14,15 +14,16 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from engine import __version__
 from engine.errors import InputError
 from engine.evaluate.answers import District, district_from_data, district_from_document
+from engine.render.context import field_label
 from engine.rules.conditions import Condition, ProfileTest, atoms
 from engine.rules.model import Rules
-from engine.render.context import field_label
 from engine.rules.source import decode, load_json, load_yaml
 
 _INTEGER = re.compile(r"[-+]?[0-9]+")

@@ -9,7 +9,8 @@ adds nothing per request but a dict lookup and a counter.
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 MAX_BODY = 64 * 1024
 

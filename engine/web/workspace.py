@@ -38,7 +38,7 @@ class ServeConfig:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_env(cls) -> "ServeConfig":
+    def from_env(cls) -> ServeConfig:
         """The config `serve` put in the environment; the defaults (./rules, ...) when there is none."""
         raw = os.environ.get(CONFIG_VARIABLE)
         if not raw:
