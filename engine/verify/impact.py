@@ -808,7 +808,8 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             )
             if e.wording:
                 what = (what + "; " if what else "") + "wording of " + ", ".join(f"`{w}`" for w in e.wording)
-            lines.append(f"| {e.name} | {_outcome_text(e.before, option_label, level)} | {_outcome_text(e.after, option_label, level)} | {_cell(what)} |")
+            before, after = _outcome_text(e.before, option_label, level), _outcome_text(e.after, option_label, level)
+            lines.append(f"| {e.name} | {before} | {after} | {_cell(what)} |")
     elif report.examples_checked:
         lines.append("No example district's advice changes.")
     else:
@@ -869,7 +870,8 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             for m in t.minimal:
                 answers = "; ".join(f"“{questions.get(q, q)}” {v}" for q, v in m.answers.items()) or "no answers at all"
                 lines.append(
-                    f"- {answers} — before: {_outcome_text(m.before, option_label, level)}; after: {_outcome_text(m.after, option_label, level)}"
+                    f"- {answers} — before: {_outcome_text(m.before, option_label, level)}; "
+                    f"after: {_outcome_text(m.after, option_label, level)}"
                 )
     lines += ["", "</details>"]
     lines += _folded("The decision guide")
