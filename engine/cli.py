@@ -73,9 +73,23 @@ def _maximum_scores(rules: Any) -> str:
     return ", ".join(f"{o.label} {best[o.id]:g}" for o in rules.options)
 
 
+def _not_the_answers_file(output: Path | None, answers: Path, option: str) -> None:
+    """Refuse to write advice over the answers file it comes from: one that `ask` wrote carries the
+    seal, so the ownership check alone would let the district's answers be replaced."""
+    if output is None or str(answers) == "-":
+        return
+    try:
+        same = output.resolve() == answers.resolve() or (output.exists() and answers.exists() and output.samefile(answers))
+    except (OSError, RuntimeError):  # a symbolic-link loop: the read or the write reports it
+        return
+    if same:
+        raise InputError.at(SourceLocation(option), f"{output} is the answers file; write the advice to another file")
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
+    _not_the_answers_file(args.output, args.file, "-o")
     if args.format is None:  # the advice a person reads, unless -o names a file of another format
         suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
         args.format = next((f.name for f in FORMATS.values() if f.extension == suffix), "md")
@@ -110,6 +124,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     path: Path = args.output
+    _not_the_answers_file(args.advice, path, "--advice")
     if not path.resolve().parent.is_dir():  # before the first question, not after the name
         raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
     if os.path.lexists(path) and not args.force and not our_file(path):
@@ -241,7 +256,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _emit(text: str, args: argparse.Namespace) -> int:
-    if getattr(args, "output", None):
+    """`text` to `-o OUT`, or to standard output (also for `-o -`, as `-` reads standard input)."""
+    if getattr(args, "output", None) and str(args.output) != "-":
         from engine.files import write_atomic
 
         write_atomic(args.output, text, force=args.force)

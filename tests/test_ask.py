@@ -34,7 +34,7 @@ def run(advisor: Advisor, lines: str, *, ask_all: bool = False) -> tuple[Intervi
 def test_asks_in_the_plans_order_and_offers_to_stop_once_settled(advisor: Advisor) -> None:
     done, saved, transcript = run(advisor, "Test\n\nno\nyes\ny\n")
     assert (done.answers, done.ended) == ({"gate": "no", "strong": "yes"}, "stopped")
-    assert "leaning Upload; 2 questions could still change it." in transcript
+    assert "for now Upload; 2 questions could still change it." in transcript
     assert "Question 1: A replacement under way rules out syncing.\n  yes: Upload: A moving system cannot be synced.\n" in transcript
     assert (
         "Sync is settled; no answer to the 2 remaining questions can change it.\n"
@@ -55,7 +55,7 @@ def test_going_on_asks_the_rest_and_all_never_offers(advisor: Advisor) -> None:
 def test_not_sure_is_not_asked_again(advisor: Advisor) -> None:
     done, _, transcript = run(advisor, "Test\n\n?\nyes\ny\n")
     assert done.answers == {"gate": "unknown", "strong": "yes"}
-    assert 'leaning Sync; only questions answered "unknown" could still change it.' in transcript
+    assert 'for now Sync; only questions answered "unknown" could still change it.' in transcript
     assert done.ended == "stopped"  # offered: nothing left to ask could change it; "yes" stopped it
 
 
