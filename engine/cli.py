@@ -115,7 +115,7 @@ def _document(recommendation: Recommendation, args: argparse.Namespace) -> str:
 def _ask(args: argparse.Namespace) -> int:
     import os
 
-    from engine.ask.interview import interview
+    from engine.ask.interview import Interview, interview
     from engine.ask.prompts import LinePrompter, TerminalPrompter
     from engine.evaluate.advisor import Advisor
     from engine.evaluate.plan import plural
@@ -127,13 +127,16 @@ def _ask(args: argparse.Namespace) -> int:
     _not_the_answers_file(args.advice, path, "--advice")
     if not path.resolve().parent.is_dir():  # before the first question, not after the name
         raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
-    if os.path.lexists(path) and not args.force and not our_file(path):
-        raise ForeignFile.at(
-            SourceLocation(display(path)), "already exists and was not written by rostering-advisor; use -o another file, or --force"
-        )
+    start = Interview.of(advisor.read(path)) if args.resume else None  # read and checked before any question
+    ours = os.path.lexists(path) and our_file(path)
+    if os.path.lexists(path) and not args.force and not (args.resume and ours):  # a district's answers are never lost
+        whose = "holds a district's answers" if ours else "was not written by rostering-advisor"
+        advice = "use --continue to go on with it, " if ours and not args.resume else ""
+        raise ForeignFile.at(SourceLocation(display(path)), f"already exists and {whose}; {advice}use -o another file, or --force")
     terminal = sys.stdin.isatty() and sys.stdout.isatty()
     prompter = TerminalPrompter(sys.stdout) if terminal else LinePrompter(sys.stdin, sys.stderr)
-    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=args.force), ask_all=args.all)
+    force = args.force or args.resume  # continuing our FILE replaces it with itself plus the new answers
+    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=force), ask_all=args.all, start=start)
     if not done.name:
         raise InputError.at(SourceLocation("<stdin>"), f"the input ended before a district name was given; {display(path)} not written")
     kept = f"{plural(len(done.answers), 'answer')} written to {display(path)}"
@@ -321,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md", help="the advice document's format (default: md)")
     sub.add_argument("--advice", type=Path, metavar="OUT", help="write the advice to OUT (atomically) instead of printing it")
     sub.add_argument("--all", action="store_true", help="ask every question, even once no answer can change the option")
+    sub.add_argument("--continue", dest="resume", action="store_true", help="go on with the answers already in FILE")
     sub.add_argument("--force", action="store_true", help="replace FILE (and OUT) even if rostering-advisor did not write them")
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render the advice with this template instead of the format's own")
     documents(sub)
