@@ -73,9 +73,23 @@ def _maximum_scores(rules: Any) -> str:
     return ", ".join(f"{o.label} {best[o.id]:g}" for o in rules.options)
 
 
+def _not_the_answers_file(output: Path | None, answers: Path, option: str) -> None:
+    """Refuse to write advice over the answers file it comes from: one that `ask` wrote carries the
+    seal, so the ownership check alone would let the district's answers be replaced."""
+    if output is None or str(answers) == "-":
+        return
+    try:
+        same = output.resolve() == answers.resolve() or (output.exists() and answers.exists() and output.samefile(answers))
+    except (OSError, RuntimeError):  # a symbolic-link loop: the read or the write reports it
+        return
+    if same:
+        raise InputError.at(SourceLocation(option), f"{output} is the answers file; write the advice to another file")
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from engine.evaluate.advisor import Advisor
 
+    _not_the_answers_file(args.output, args.file, "-o")
     if args.format is None:  # the advice a person reads, unless -o names a file of another format
         suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
         args.format = next((f.name for f in FORMATS.values() if f.extension == suffix), "md")
@@ -101,7 +115,7 @@ def _document(recommendation: Recommendation, args: argparse.Namespace) -> str:
 def _ask(args: argparse.Namespace) -> int:
     import os
 
-    from engine.ask.interview import interview
+    from engine.ask.interview import Interview, interview
     from engine.ask.prompts import LinePrompter, TerminalPrompter
     from engine.evaluate.advisor import Advisor
     from engine.evaluate.plan import plural
@@ -110,15 +124,19 @@ def _ask(args: argparse.Namespace) -> int:
 
     advisor = Advisor.load(args.rules)
     path: Path = args.output
+    _not_the_answers_file(args.advice, path, "--advice")
     if not path.resolve().parent.is_dir():  # before the first question, not after the name
         raise InputError.at(SourceLocation(display(path)), f"the folder {display(path.parent)} does not exist")
-    if os.path.lexists(path) and not args.force and not our_file(path):
-        raise ForeignFile.at(
-            SourceLocation(display(path)), "already exists and was not written by rostering-advisor; use -o another file, or --force"
-        )
+    start = Interview.of(advisor.read(path)) if args.resume else None  # read and checked before any question
+    ours = os.path.lexists(path) and our_file(path)
+    if os.path.lexists(path) and not args.force and not (args.resume and ours):  # a district's answers are never lost
+        whose = "holds a district's answers" if ours else "was not written by rostering-advisor"
+        advice = "use --continue to go on with it, " if ours and not args.resume else ""
+        raise ForeignFile.at(SourceLocation(display(path)), f"already exists and {whose}; {advice}use -o another file, or --force")
     terminal = sys.stdin.isatty() and sys.stdout.isatty()
     prompter = TerminalPrompter(sys.stdout) if terminal else LinePrompter(sys.stdin, sys.stderr)
-    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=args.force), ask_all=args.all)
+    force = args.force or args.resume  # continuing our FILE replaces it with itself plus the new answers
+    done = interview(advisor, prompter, lambda answers: write_atomic(path, answers.to_yaml(), force=force), ask_all=args.all, start=start)
     if not done.name:
         raise InputError.at(SourceLocation("<stdin>"), f"the input ended before a district name was given; {display(path)} not written")
     kept = f"{plural(len(done.answers), 'answer')} written to {display(path)}"
@@ -241,7 +259,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _emit(text: str, args: argparse.Namespace) -> int:
-    if getattr(args, "output", None):
+    """`text` to `-o OUT`, or to standard output (also for `-o -`, as `-` reads standard input)."""
+    if getattr(args, "output", None) and str(args.output) != "-":
         from engine.files import write_atomic
 
         write_atomic(args.output, text, force=args.force)
@@ -305,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=tuple(DOCUMENTS), default="md", help="the advice document's format (default: md)")
     sub.add_argument("--advice", type=Path, metavar="OUT", help="write the advice to OUT (atomically) instead of printing it")
     sub.add_argument("--all", action="store_true", help="ask every question, even once no answer can change the option")
+    sub.add_argument("--continue", dest="resume", action="store_true", help="go on with the answers already in FILE")
     sub.add_argument("--force", action="store_true", help="replace FILE (and OUT) even if rostering-advisor did not write them")
     sub.add_argument("--template", metavar="NAME_OR_PATH", help="render the advice with this template instead of the format's own")
     documents(sub)

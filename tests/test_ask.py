@@ -34,7 +34,7 @@ def run(advisor: Advisor, lines: str, *, ask_all: bool = False) -> tuple[Intervi
 def test_asks_in_the_plans_order_and_offers_to_stop_once_settled(advisor: Advisor) -> None:
     done, saved, transcript = run(advisor, "Test\n\nno\nyes\ny\n")
     assert (done.answers, done.ended) == ({"gate": "no", "strong": "yes"}, "stopped")
-    assert "leaning Upload; 2 questions could still change it." in transcript
+    assert "for now Upload; 2 questions could still change it." in transcript
     assert "Question 1: A replacement under way rules out syncing.\n  yes: Upload: A moving system cannot be synced.\n" in transcript
     assert (
         "Sync is settled; no answer to the 2 remaining questions can change it.\n"
@@ -55,7 +55,7 @@ def test_going_on_asks_the_rest_and_all_never_offers(advisor: Advisor) -> None:
 def test_not_sure_is_not_asked_again(advisor: Advisor) -> None:
     done, _, transcript = run(advisor, "Test\n\n?\nyes\ny\n")
     assert done.answers == {"gate": "unknown", "strong": "yes"}
-    assert 'leaning Sync; only questions answered "unknown" could still change it.' in transcript
+    assert 'for now Sync; only questions answered "unknown" could still change it.' in transcript
     assert done.ended == "stopped"  # offered: nothing left to ask could change it; "yes" stopped it
 
 
@@ -117,3 +117,61 @@ def test_ask_never_replaces_a_file_the_tool_did_not_write(tmp_path: Path, monkey
     assert mine.read_text(encoding="utf-8") == "my notes\n"
     assert main(["ask", "--rules", str(RULES), "-o", str(mine), "--force", "--advice", str(tmp_path / "advice.md")]) == 0
     assert yaml.safe_load(mine.read_text(encoding="utf-8"))["answers"] == {"gate": "yes"}
+
+
+def test_a_second_district_never_replaces_the_first_ones_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An answers file `ask` wrote holds a district's answers: another `ask` to the same file is
+    refused before its first question (the file unchanged) unless --force."""
+    answers = tmp_path / "answers.yaml"
+    args = ["ask", "--rules", str(RULES), "-o", str(answers), "--advice", str(tmp_path / "advice.md")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("First\n\nyes\n"))
+    assert main(args) == 0
+    first = answers.read_text(encoding="utf-8")
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("Second\n\nno\n"))
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"{answers}: already exists and holds a district's answers; use --continue to go on with it, "
+        "use -o another file, or --force\n"
+    )
+    assert answers.read_text(encoding="utf-8") == first
+    monkeypatch.setattr("sys.stdin", io.StringIO("Second\n\nno\n"))
+    assert main([*args, "--force"]) == 0
+    assert yaml.safe_load(answers.read_text(encoding="utf-8"))["district"] == {"name": "Second"}
+
+
+def test_continue_asks_only_what_is_still_open_and_keeps_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = tmp_path / "answers.yaml"
+    args = ["ask", "--rules", str(RULES), "-o", str(answers), "--advice", str(tmp_path / "advice.md")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("Test\n\nno\n"))  # the input ends after one answer
+    assert main(args) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\ny\n"))  # no name, no profile: straight to the open questions
+    assert main([*args, "--continue"]) == 0
+    err = capsys.readouterr().err
+    assert "Continuing Test: 1 answer given so far." in err and "District name:" not in err
+    assert yaml.safe_load(answers.read_text(encoding="utf-8"))["answers"] == {"gate": "no", "strong": "yes"}
+
+
+def test_continue_keeps_the_id_and_notes_and_needs_a_file_of_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = tmp_path / "answers.yaml"
+    args = ["ask", "--rules", str(RULES), "-o", str(answers), "--advice", str(tmp_path / "advice.md"), "--continue"]
+    assert main(args) == 2  # nothing to continue
+    assert capsys.readouterr().err.startswith(f"{answers}:")
+    hand_written = 'district:\n  name: Test\n  id: "0601"\nanswers:\n  gate: no\nnotes: Board meets in May.\n'
+    answers.write_text(hand_written, encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    assert main(args) == 2  # a file a person wrote is rewritten only with --force
+    assert capsys.readouterr().err == f"{answers}: already exists and was not written by rostering-advisor; use -o another file, or --force\n"
+    assert answers.read_text(encoding="utf-8") == hand_written
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    assert main([*args, "--force"]) == 0
+    data = yaml.safe_load(answers.read_text(encoding="utf-8"))
+    assert data["district"] == {"name": "Test", "id": "0601"} and data["notes"] == "Board meets in May."
+    assert data["answers"] == {"gate": "no", "strong": "yes"}

@@ -18,6 +18,7 @@ from engine.cli import main
 from engine.errors import InputError
 from engine.batch.manifest import MANIFEST_NAME
 from engine.batch.names import SLUG_PATTERN
+from engine.rules.rulebook import load_rules
 
 from .conftest import FIXTURES, ROOT, RULES
 
@@ -369,8 +370,9 @@ def test_command_prints_summary_line_and_errors(tmp_path: Path) -> None:
     )
     stdout, stderr = io.StringIO(), io.StringIO()
     assert command(args, stdout, stderr) == 3
+    labels = {o.id: o.label for o in load_rules(RULES).options}  # the options' labels, not their ids
     assert stdout.getvalue() == "7 districts: 2 done, 0 skipped (unchanged), 5 failed; " + ", ".join(
-        f"{option} {count}" for option, count in sorted(_counts(tmp_path / "out").items())
+        f"{labels[option]} {count}" for option, count in sorted(_counts(tmp_path / "out").items())
     ) + "\n"
     lines = stderr.getvalue().splitlines()
     assert lines[0].endswith(

@@ -143,7 +143,7 @@ def test_markdown_report_from_the_command(changed: Path, report: ImpactReport, c
     assert "| recommendation SIS Sync → User Import Tool | 12 |" in out
     assert f"❌ **Error:** the rules changed but the content version is still {VERSION}" in out
     assert "#### Recommendation: SIS Sync → User Import Tool (12)" in out
-    assert "| willow-bend | SIS Sync, lean (by the score) | User Import Tool, lean (by the tie-break on equal scores) |" in out
+    assert "| willow-bend | SIS Sync, leaning (by the score) | User Import Tool, leaning (by the tie-break on equal scores) |" in out
     assert "<summary><b>Rule changes (1)</b></summary>" in out and "minimal" not in out and "tie_break" not in out
     summary = out.split("### Version")[0]  # the summary table comes first
     assert "| version | ❌ the rules changed but the content version is still" in summary

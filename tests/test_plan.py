@@ -49,7 +49,7 @@ def test_no_answers_counts_every_completion_and_asks_the_first_of_the_best_split
     assert gate.text == "Is the system being replaced?" and gate.about == "A replacement under way rules out syncing."
     assert gate.help == {"yes": "Upload: A moving system cannot be synced.", "no": "Sync: A stable system can be synced."}
     assert idle.help == {}  # informational: the guide says nothing per answer
-    assert plan.standing() == "leaning Upload; 2 questions could still change it"
+    assert plan.standing() == "for now Upload; 2 questions could still change it"
 
 
 def test_following_next_settles_and_says_so(advisor: Advisor) -> None:
@@ -71,7 +71,7 @@ def test_unknown_answers_are_not_asked_again_but_stay_open(advisor: Advisor) -> 
     plan = advisor.plan(district({"gate": "unknown", "strong": "yes"}))
     assert (plan.settled, plan.next) == (False, None)  # only the unknown gate could change it
     assert plan.reachable == {"sync": 4, "upload": 4}
-    assert plan.standing() == 'leaning Sync; only questions answered "unknown" could still change it'
+    assert plan.standing() == 'for now Sync; only questions answered "unknown" could still change it'
 
 
 def test_derived_answers_count_as_answered(advisor: Advisor) -> None:
@@ -148,9 +148,9 @@ def test_plan_command_prints_the_plan_as_json_or_text(tmp_path: Path, capsys: py
     assert json.loads(capsys.readouterr().out) == advisor.plan(advisor.read(path)).to_dict()
     assert main(["plan", str(path), "--rules", str(RULES)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("Leaning Sync; 1 question could still change it.\n")
+    assert text.startswith("For now Sync; 1 question could still change it.\n")
     assert "Ask next: Is there a strong reason to sync? (strong)\n  yes: Sync: The strong reason.\n" in text
-    assert "  mild: cannot change the option\n" in text
+    assert "  Is there a mild reason to sync? (mild): cannot change the option\n" in text  # words, not bits
 
 
 def test_plan_command_bad_answers_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

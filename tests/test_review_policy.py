@@ -30,7 +30,14 @@ def test_a_review_flag_caps_an_override_decision(capped: Advisor) -> None:
     assert rec.needs_review and rec.decided_by == "override"
     assert (rec.confidence, rec.outcome.uncapped_confidence) == ("lean", "strong")
     assert rec.to_dict()["recommendation"]["confidence"] == "lean"
-    assert "pending a person's check" in rec.summary()
+    assert "(confidence: leaning, pending a person's check)" in rec.summary()
+
+
+def test_the_summary_sentence_reads_for_every_level_label(capped: Advisor) -> None:
+    # "insufficient information confidence" is not English; "confidence: insufficient information" is
+    rec = capped.recommend({"district": {"name": "D"}, "answers": {"mobile_population": "yes"}})
+    assert rec.needs_review
+    assert rec.summary().startswith("SIS Sync is recommended for D (confidence: insufficient information, and a person should review it)")
 
 
 def test_levels_weaker_than_the_cap_stay(capped: Advisor) -> None:

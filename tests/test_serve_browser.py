@@ -185,6 +185,15 @@ def test_axe_finds_no_serious_or_critical_violation(site: Site, browser: Any, pa
     assert results["passes"], "axe ran no check"
 
 
+@pytest.mark.parametrize("path", ["/", "/playground?example=lakeview-unified"])
+def test_pages_load_without_a_console_error(site: Site, browser: Any, path: str) -> None:
+    """No 404 (the browser's /favicon.ico request), no Content-Security-Policy refusal, no script error."""
+    browser.get_log("browser")  # what earlier tests left
+    browser.get(site.url + path)
+    _until(lambda: browser.execute_script("return document.readyState") == "complete")
+    assert [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
 def _text(browser: Any, element_id: str) -> str:
     return browser.find_element("id", element_id).text
 
@@ -199,13 +208,17 @@ def _health(url: str) -> dict | None:
 
 def _until(condition: Callable[[], Any]) -> None:
     """Wait for a condition the page reaches by itself (a fetch, a reload); fail past WAIT."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     def reached() -> Any:
         try:
             return condition()
         except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
             return False
+        except WebDriverException as error:  # Chromium's word for a stale node, as an "unknown error"
+            if "does not belong to the document" in str(error):
+                return False
+            raise
 
     deadline = time.monotonic() + WAIT
     while not reached():

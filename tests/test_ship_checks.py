@@ -80,7 +80,11 @@ def test_blank_answers_file_reads_as_is_and_with_every_question_uncommented(
     assert advisor.read(path).answers == {}
     for question in advisor.rules.questions:
         assert f"  # {question.text}\n  # {question.id}: unknown\n" in text
-    uncommented = re.sub(r"(?m)^  # ([a-z_0-9]+: unknown)$", r"  \1", text.replace("  {}\n", ""))
+    # A coordinator uncomments one question and answers it: the file still reads.
+    first = advisor.rules.questions[0].id
+    path.write_text(text.replace(f"  # {first}: unknown\n", f"  {first}: yes\n"), encoding="utf-8")
+    assert advisor.read(path).answers == {first: "yes"}
+    uncommented = re.sub(r"(?m)^  # ([a-z_0-9]+: unknown)$", r"  \1", text)
     path.write_text(uncommented, encoding="utf-8")
     assert advisor.read(path).answers == {q.id: "unknown" for q in advisor.rules.questions}
     # Once edited, the file is the coordinator's (its seal no longer matches): kept unless --force.

@@ -20,7 +20,7 @@ import yaml
 
 from engine import __version__
 from engine.evaluate.advisor import Advisor
-from engine.evaluate.answers import normalise_answer
+from engine.evaluate.answers import District, normalise_answer
 from engine.evaluate.plan import OpenQuestion, plural
 from engine.files import GENERATOR_MARK, SEAL_BLANK, seal
 from engine.rules.conditions import ProfileTest, atoms
@@ -54,10 +54,19 @@ class Interview:
     profile: dict[str, Any] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)  # in the order asked
     ended: str = "finished"  # "finished", "stopped" (settled, and the coordinator stopped), "input ended", "interrupted"
+    id: str | None = None  # kept from an answers file that is continued
+    notes: str = ""
+
+    @classmethod
+    def of(cls, district: District) -> Interview:
+        """An earlier answers file, to continue: its name, id, profile, answers and notes."""
+        return cls(district.name, dict(district.profile), dict(district.answers), id=district.id, notes=district.notes)
 
     def data(self) -> dict[str, Any]:
         """The answers document (what `recommend` reads)."""
-        return {"district": {"name": self.name}, "profile": dict(self.profile), "answers": dict(self.answers)}
+        district = {"name": self.name} if self.id is None else {"name": self.name, "id": self.id}
+        data = {"district": district, "profile": dict(self.profile), "answers": dict(self.answers)}
+        return data | {"notes": self.notes} if self.notes else data
 
     def to_yaml(self) -> str:
         """The answers file: sealed as written by the tool (`files.seal`), so a later `ask` may
@@ -70,17 +79,29 @@ class Interview:
         return seal(f"{head}{body}# {SEAL_BLANK}\n").decode("utf-8")
 
 
-def interview(advisor: Advisor, prompter: Prompter, save: Callable[[Interview], None], *, ask_all: bool = False) -> Interview:
-    """Put the questions; `save` gets the interview after the name, each profile value and each answer."""
-    done = Interview()
+def interview(
+    advisor: Advisor,
+    prompter: Prompter,
+    save: Callable[[Interview], None],
+    *,
+    ask_all: bool = False,
+    start: Interview | None = None,
+) -> Interview:
+    """Put the questions; `save` gets the interview after the name, each profile value and each answer.
+    From `start` (an earlier interview, continued), only the questions still open are asked."""
+    done = start or Interview()
     try:
-        done.name = prompter.text("District name:", _required).strip()
-        save(done)
-        for name, (kind, suggestions) in profile_fields(advisor.rules).items():
-            value = prompter.text(f"Profile, {name.replace('_', ' ')} ({_KINDS[kind]}; Enter to skip):", _CHECKS[kind], suggestions)
-            if _READ[kind](value) is not None:
-                done.profile[name] = _READ[kind](value)
-                save(done)
+        if start is None:
+            done.name = prompter.text("District name:", _required).strip()
+            save(done)
+            for name, (kind, suggestions) in profile_fields(advisor.rules).items():
+                label = f"Profile, {name.replace('_', ' ')} ({_KINDS[kind]}; Enter to skip):"
+                value = prompter.text(label, _CHECKS[kind], suggestions)
+                if _READ[kind](value) is not None:
+                    done.profile[name] = _READ[kind](value)
+                    save(done)
+        else:
+            prompter.say(f"Continuing {done.name}: {plural(len(done.answers), 'answer')} given so far.")
         plan = advisor.plan(done.data())
         for derived, why in plan.derived.items():
             prompter.say(f"Answered by the profile: {advisor.rules.question(derived).text} {why}")

@@ -101,13 +101,14 @@ class BatchResult:
     wait_seconds: float = 0.0  # the parent: waiting for workers' results
     elapsed: float = 0.0
     workers: int = 1
+    labels: dict[str, str] = field(default_factory=dict)  # option id -> its label, for the summary line
 
     @property
     def exit_code(self) -> int:
         return EXIT_PARTIAL if self.failed else EXIT_OK
 
     def summary_line(self) -> str:
-        options = ", ".join(f"{option} {count}" for option, count in sorted(self.options.items()))
+        options = ", ".join(f"{self.labels.get(option, option)} {count}" for option, count in sorted(self.options.items()))
         return (
             f"{self.districts} districts: {self.done} done, {self.skipped} skipped (unchanged), "
             f"{self.failed} failed" + (f"; {options}" if options else "")
@@ -182,7 +183,11 @@ class _Run:
         self.workers = workers
         self.progress = progress
         self.hook = hook
-        self.result = BatchResult(worker_config.out, notices=source.layout.notices() if source.layout else [])
+        self.result = BatchResult(
+            worker_config.out,
+            notices=source.layout.notices() if source.layout else [],
+            labels={o.id: o.label for o in rules.options},
+        )
         self.seen: dict[str, int] = {}  # slug -> the row that took it
         self.records_read = 0
         self.chunks_finished = 0

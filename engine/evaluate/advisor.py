@@ -122,9 +122,12 @@ class Recommendation:
         """One sentence: what, for whom, how sure, and why in a few words."""
         rules = self.rules
         label = rules.option(self.option).label
-        level = f"{rules.policy.levels[self.confidence].label.lower()} confidence"
+        # "confidence: leaning" reads for every level label; "leaning confidence" does not.
+        level = f"confidence: {rules.policy.levels[self.confidence].label.lower()}"
         if self.needs_review and rules.policy.review:
-            level += f", {rules.policy.review.note}"
+            # the weakest level is not lifted by a review ("insufficient information, until reviewed" is false)
+            weakest = self.confidence == list(rules.policy.levels)[-1]
+            level += ", and a person should review it" if weakest else f", {rules.policy.review.note}"
         who = self.district.name
         if self.decided_by == "override":
             assert self.deciding_override is not None  # a deciding override decided it

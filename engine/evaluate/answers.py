@@ -108,7 +108,8 @@ def _build_answers_schema(rules: Rules) -> dict[str, Any]:
                 "maxProperties": 100,
             },
             "answers": {
-                "type": "object",
+                # null: `answers:` with only commented-out questions under it, as `blank` writes it
+                "type": ["object", "null"],
                 "x-key-noun": "question",
                 "additionalProperties": False,
                 "properties": {q.id: dict(answer_value, description=q.text) for q in rules.questions},
@@ -183,7 +184,6 @@ def blank_answers(rules: Rules) -> str:
         "  name: My District        # required",
         '  # id: "0600000"          # optional; quote ids to keep leading zeros',
         "answers:                   # every question is a comment: uncomment, then answer",
-        "  {}",
     ]
     theme = None
     for question in rules.questions:

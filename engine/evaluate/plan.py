@@ -105,8 +105,8 @@ class Plan:
             return f"{self.label} is settled{tail}"
         count = len(self.deciding)
         if count:
-            return f"leaning {self.label}; {plural(count, 'question')} could still change it"
-        return f"leaning {self.label}; only questions answered \"unknown\" could still change it"
+            return f"for now {self.label}; {plural(count, 'question')} could still change it"
+        return f"for now {self.label}; only questions answered \"unknown\" could still change it"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (`rostering-advisor plan --format json`)."""
@@ -147,10 +147,10 @@ class Plan:
             if not question.askable:
                 note = 'answered "unknown", not asked again'
             elif question.could_change:
-                note = f"could change the option ({question.gain:.2f} bits)"
+                note = "could change the option"  # how much it tells (`gain`, in bits) is in the JSON
             else:
                 note = "cannot change the option"
-            lines.append(f"  {question.id}: {note}")
+            lines.append(f"  {question.text} ({question.id}): {note}")
         return "\n".join(lines) + "\n"
 
 

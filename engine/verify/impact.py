@@ -739,6 +739,12 @@ def _label(rules: Rules, option: str) -> str:
     return next((o.label for o in rules.options if o.id == option), option)
 
 
+def _level(rules: Rules | None, level: str) -> str:
+    """A confidence level in the document's words ("insufficient information"), else its id."""
+    info = rules.policy.levels.get(level) if rules is not None else None
+    return info.label.lower() if info is not None else level
+
+
 def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> str:
     """The report as Markdown to paste into a pull request: a summary table first, then the
     details folded (`<details>`), in plain words: question texts, not ids."""
@@ -748,7 +754,11 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
     def option_label(option: str) -> str:
         return _label(head_rules, option) if head_rules is not None else option
 
+    level = partial(_level, head_rules)
+
     def plain(field: str, value: str) -> str:
+        if field == "confidence":
+            return level(value)
         return option_label(value) if field == "option" else DECIDED_WORDS.get(value, value) if field == "decided_by" else value
 
     changed_examples = [e for e in report.examples if e.outcome_changed]
@@ -794,11 +804,12 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
         for e in report.examples:
             moved = any(f.field == "option" for f in e.fields)  # then the next steps and reasons follow the new option
             what = "; ".join(
-                _plain_change(f, option_label, questions) for f in e.fields if not (moved and f.field in ("next_steps", "reasons"))
+                _plain_change(f, option_label, level, questions) for f in e.fields if not (moved and f.field in ("next_steps", "reasons"))
             )
             if e.wording:
                 what = (what + "; " if what else "") + "wording of " + ", ".join(f"`{w}`" for w in e.wording)
-            lines.append(f"| {e.name} | {_outcome_text(e.before, option_label)} | {_outcome_text(e.after, option_label)} | {_cell(what)} |")
+            before, after = _outcome_text(e.before, option_label, level), _outcome_text(e.after, option_label, level)
+            lines.append(f"| {e.name} | {before} | {after} | {_cell(what)} |")
     elif report.examples_checked:
         lines.append("No example district's advice changes.")
     else:
@@ -829,7 +840,7 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             lines.append("| recommendation | 0 |")
         lines.append(f"| confidence level | {combos.confidence_changed:,} |")
         for t in combos.of("confidence"):
-            lines.append(f"| &nbsp;&nbsp;{t.before} → {t.after}, same recommendation | {t.count:,} |")
+            lines.append(f"| &nbsp;&nbsp;{level(t.before)} → {level(t.after)}, same recommendation | {t.count:,} |")
         lines.append(f"| how the recommendation is decided | {combos.decided_by_changed:,} |")
         lines.append(f"| overrides that fire (review flags included) | {combos.overrides_changed:,} |")
         lines.append(f"| next steps | {combos.next_steps_changed:,} |")
@@ -859,7 +870,8 @@ def render_markdown(report: ImpactReport, head_rules: Rules | None = None) -> st
             for m in t.minimal:
                 answers = "; ".join(f"“{questions.get(q, q)}” {v}" for q, v in m.answers.items()) or "no answers at all"
                 lines.append(
-                    f"- {answers} — before: {_outcome_text(m.before, option_label)}; after: {_outcome_text(m.after, option_label)}"
+                    f"- {answers} — before: {_outcome_text(m.before, option_label, level)}; "
+                    f"after: {_outcome_text(m.after, option_label, level)}"
                 )
     lines += ["", "</details>"]
     lines += _folded("The decision guide")
@@ -899,7 +911,7 @@ def _headline(report: ImpactReport) -> str:
     )
 
 
-def _plain_change(change: FieldChange, option_label: Any, questions: dict[str, str]) -> str:
+def _plain_change(change: FieldChange, option_label: Any, level: Any, questions: dict[str, str]) -> str:
     """One change of an example's advice, its kind first, in the words of the document."""
     kind = KIND_WORDS.get(change.field, change.field)
     if change.field == "scores":
@@ -907,6 +919,8 @@ def _plain_change(change: FieldChange, option_label: Any, questions: dict[str, s
         return "scores " + ", ".join(f"{option_label(o)} {_show(old.get(o))} → {_show(new.get(o))}" for o in dict.fromkeys([*old, *new]))
     if change.field == "option":
         return f"{kind} {option_label(change.old)} → {option_label(change.new)}"
+    if change.field == "confidence":
+        return f"{kind} {level(change.old)} → {level(change.new)}"
     if change.field == "decided_by":
         return f"decided {DECIDED_WORDS.get(change.old, change.old)} → {DECIDED_WORDS.get(change.new, change.new)}"
     if change.field == "reasons":
@@ -927,10 +941,10 @@ def _folded(title: str) -> list[str]:
     return ["", "<details>", f"<summary><b>{title}</b></summary>", ""]
 
 
-def _outcome_text(fields: dict[str, Any], label: Any) -> str:
+def _outcome_text(fields: dict[str, Any], label: Any, level: Any) -> str:
     if "error" in fields:
         return f"error: {fields['error']}"
-    return f"{label(fields['option'])}, {fields['confidence']} ({DECIDED_WORDS.get(fields['decided_by'], fields['decided_by'])})"
+    return f"{label(fields['option'])}, {level(fields['confidence'])} ({DECIDED_WORDS.get(fields['decided_by'], fields['decided_by'])})"
 
 
 def _cell(text: str) -> str:
@@ -944,7 +958,7 @@ def render_github(report: ImpactReport, head: RulesVersion) -> str:
     lines += [github_annotation("warning", n, _version_source(head)) for n in report.version.notes]
     questions = {q.id: q.text for q in head.rules.questions}
     for e in report.examples:
-        what = "; ".join(_plain_change(f, partial(_label, head.rules), questions) for f in e.fields)
+        what = "; ".join(_plain_change(f, partial(_label, head.rules), partial(_level, head.rules), questions) for f in e.fields)
         if e.wording:
             what = (what + "; " if what else "") + "wording of " + ", ".join(e.wording)
         where = SourceLocation(display(answers_file(Path(e.path)) or Path(e.path)))
