@@ -46,7 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from engine.cores import usable_cores
+from engine.cores import usable_cores, worker_count
 from engine.errors import EXIT_FAILED, EXIT_OK, Diagnostic, InputError, SourceLocation, github_annotation
 from engine.paths import display, rules_dir
 from engine.rules.conditions import AllOf, AnyOf
@@ -978,9 +978,9 @@ def command(args: Any, stdout: IO[str], stderr: IO[str]) -> int:
     """`rostering-advisor impact`: exit 0 nothing changes, 1 advice changes (or no version bump), 2 bad input."""
     head_folder = rules_dir(getattr(args, "rules", None))
     head = load_version(head_folder)
-    workers = getattr(args, "workers", None)
-    if workers is not None and workers < 1:
-        raise InputError.at(SourceLocation("--workers"), f"expected at least 1 worker, got {workers}")
+    workers, capped = worker_count(getattr(args, "workers", None))  # batch's cap, and its note
+    if capped:
+        stderr.write(capped + "\n")
     with tempfile.TemporaryDirectory(prefix="rostering-impact-") as temporary:
         if getattr(args, "base", None):
             base = _base_version(args.base, head_folder, Path(temporary))
