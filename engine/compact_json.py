@@ -45,10 +45,11 @@ def compact(value: Any) -> str:
 _INDENTED = json.JSONEncoder(ensure_ascii=False, indent=2, default=_fields).encode
 
 
-def indented(value: Any) -> str:
-    """JSON text of `value` indented by two spaces, with a final newline (the bytes of
-    `json.dumps(value, indent=2, ensure_ascii=False)`, floats with an exponent aside), ~20x faster."""
+def indented(value: Any) -> bytes:
+    """UTF-8 JSON text of `value` indented by two spaces, with a final newline (the bytes of
+    `json.dumps(value, indent=2, ensure_ascii=False)`, floats with an exponent aside), ~20x faster.
+    Bytes, as files and responses take them: no decoding to text and encoding back."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     except TypeError:
-        return _INDENTED(value) + "\n"
+        return (_INDENTED(value) + "\n").encode("utf-8")

@@ -66,6 +66,6 @@ def test_dataclasses_are_objects_of_their_fields_either_way() -> None:
 def test_indented_is_the_standard_librarys_indented_json(advisor: Advisor) -> None:
     for path in sorted((FIXTURES / "examples").glob("*/answers.yaml")):
         data = advisor.recommend(advisor.read(path)).to_dict()
-        assert indented(data) == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        assert indented(data) == (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
     for value in ({"big": 2**70, "list": [], "map": {}}, {1: "key that is not text"}):  # what orjson refuses
-        assert indented(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+        assert indented(value) == (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()

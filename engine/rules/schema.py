@@ -98,7 +98,8 @@ def _text_read_as_a_key(doc: Document, error: ValidationError, path: PathKey) ->
     if not isinstance(schema, dict) or "string" not in str(schema.get("type", "")) or not isinstance(instance, dict) or len(instance) != 1:
         return False
     (key, value), = instance.items()
-    return not isinstance(value, (dict, list)) and doc.keys.get(path + (key,)) == doc.values.get(path)
+    located = doc.located()
+    return not isinstance(value, (dict, list)) and located.keys.get(path + (key,)) == located.values.get(path)
 
 
 def _intended(error: ValidationError) -> ValidationError:

@@ -84,9 +84,20 @@ class Document:
     keys: dict[PathKey, SourceLocation] = field(default_factory=dict)
     values: dict[PathKey, SourceLocation] = field(default_factory=dict)
     whole: str = "the file"  # what messages call it as a whole; "the data" when made in Python
+    # JSON text whose positions are not read yet: `load_json` parses with the fast JSON parser and
+    # reads positions (a second parse, by the YAML composer) only when a message needs one
+    json_text: str | None = field(default=None, repr=False, compare=False)
+
+    def located(self) -> Document:
+        """This document with the positions of its nodes read (`keys` and `values` filled)."""
+        if self.json_text is not None:
+            positions = _positions_only(self.json_text, self.file)
+            self.keys, self.values, self.json_text = positions.keys, positions.values, None
+        return self
 
     def locate(self, path: PathKey, *, key: bool = False) -> SourceLocation:
         """The position of the value (or key) at `path`, else of its nearest located parent."""
+        self.located()
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:
@@ -169,7 +180,8 @@ def load_yaml(text: str, name: str) -> Document:
 
 
 def load_json(text: str, name: str) -> Document:
-    """Strict JSON (no NaN, Infinity, duplicate keys or trailing commas), with YAML positions."""
+    """Strict JSON (no NaN, Infinity, duplicate keys or trailing commas); the YAML positions of its
+    nodes are read at the first message that needs one (`Document.located`)."""
     _check_depth(text, name)
 
     def refuse_constant(token: str) -> Any:
@@ -191,8 +203,7 @@ def load_json(text: str, name: str) -> Document:
         raise InputError.at(_find_problem(text, name, str(exc)), f"invalid JSON: {exc}") from None
     if isinstance(data, float) and not math.isfinite(data):  # pragma: no cover - refused above
         raise InputError.at(SourceLocation(name, 1, 1), "invalid JSON: not a finite number")
-    doc = _positions_only(text, name)
-    doc.data = data
+    doc = Document(name, data, json_text=text)  # positions when a message needs them (`located`)
     _check_text(doc, text)
     return doc
 

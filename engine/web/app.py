@@ -306,8 +306,8 @@ class Site:
         return HTMLResponse(html, status, headers={"Content-Security-Policy": content_security_policy(styles)})
 
 
-def _recommendation_json(loaded: Loaded, district: District) -> str:
-    return loaded.advisor.recommend(district).to_json().decode("utf-8")  # as `recommend` writes it, sealed
+def _recommendation_json(loaded: Loaded, district: District) -> bytes:
+    return loaded.advisor.recommend(district).to_json()  # as `recommend` writes it, sealed; UTF-8 bytes, sent as they are
 
 
 def _advice(fmt: str) -> Callable[[Loaded, District], str]:
@@ -317,7 +317,7 @@ def _advice(fmt: str) -> Callable[[Loaded, District], str]:
     return render
 
 
-DOWNLOADS: dict[str, Callable[[Loaded, District], str]] = {
+DOWNLOADS: dict[str, Callable[[Loaded, District], str | bytes]] = {
     "advice.html": _advice("html"),
     "advice.md": _advice("md"),
     "advice.json": _recommendation_json,
