@@ -18,11 +18,10 @@ from typing import Any, Protocol
 
 import yaml
 
-from engine import __version__
 from engine.evaluate.advisor import Advisor
 from engine.evaluate.answers import District, normalise_answer
 from engine.evaluate.plan import OpenQuestion, plural
-from engine.files import GENERATOR_MARK, SEAL_BLANK, seal
+from engine.files import GENERATOR, SEAL_BLANK, seal
 from engine.rules.conditions import ProfileTest, atoms
 from engine.rules.model import Rules
 
@@ -71,7 +70,7 @@ class Interview:
     def to_yaml(self) -> str:
         """The answers file: sealed as written by the tool (`files.seal`), so a later `ask` may
         replace it, unless someone edited it since."""
-        head = f"# Written by {GENERATOR_MARK} {__version__} ask; `rostering-advisor recommend` reads it.\n"
+        head = f"# Written by {GENERATOR} ask; `rostering-advisor recommend` reads it.\n"
         data = self.data()
         if not data["profile"]:
             del data["profile"]

@@ -27,12 +27,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO
 
-from engine import __version__
 from engine.batch.input import Record, RowError
 from engine.batch.names import document_name
 from engine.compact_json import compact
 from engine.errors import InputError, SourceLocation
-from engine.files import GENERATOR_MARK, AtomicStream, our_file, sync_folder
+from engine.files import GENERATOR, GENERATOR_MARK, AtomicStream, our_file, sync_folder
 from engine.paths import display
 
 try:  # POSIX; elsewhere runs are simply not locked against each other
@@ -311,7 +310,7 @@ class Manifest:
 
 
 def _header() -> str:
-    return json.dumps({"generator": f"{GENERATOR_MARK} {__version__}", "manifest": MANIFEST_FORMAT})
+    return json.dumps({"generator": GENERATOR, "manifest": MANIFEST_FORMAT})
 
 
 def _outputs(line: str) -> list[str]:

@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from engine import __version__
 from engine.batch.manifest import Entry
 from engine.errors import InputError, SourceLocation
-from engine.files import GENERATOR_MARK, AtomicStream, made_by_us
+from engine.files import GENERATOR, AtomicStream, made_by_us
 from engine.paths import display
 
 SUMMARY_NAME = "summary.csv"
@@ -104,7 +103,7 @@ def write_index(
         total = sum(counts.values())
         out.write(
             "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<meta name=\"generator\" content=\"{GENERATOR_MARK} {__version__}\">\n"
+            f"<meta name=\"generator\" content=\"{GENERATOR}\">\n"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
             f"<title>Rostering advice for {total:,} districts</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             f"<h1>Rostering advice for {total:,} districts</h1>\n"
