@@ -40,7 +40,11 @@ def content_security_policy(styles: Iterable[str] = ()) -> str:
     )
 
 
-_DEFAULT_CSP = content_security_policy().encode()
+# every response's headers unless it sets its own: the security headers, the default policy, and
+# whether caches may keep a copy (static files: yes, checked each time; pages: no)
+_PAGES = (*_HEADERS, (b"content-security-policy", content_security_policy().encode()), (b"cache-control", b"no-store"))
+_STATIC = (*_PAGES[:-1], (b"cache-control", b"no-cache"))
+_NAMES = frozenset(name for name, _ in _PAGES)
 
 
 class _TooLarge(Exception):
@@ -75,14 +79,13 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
+                headers = message.get("headers", ())
                 names = {key.lower() for key, _ in headers}
-                headers.extend(h for h in _HEADERS if h[0] not in names)
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", _DEFAULT_CSP))
-                if b"cache-control" not in names:  # pages carry a district's answers: no copies in caches
-                    headers.append((b"cache-control", b"no-cache" if static else b"no-store"))
-                message = dict(message, headers=headers)
+                ours = _STATIC if static else _PAGES  # pages carry a district's answers: no copies in caches
+                if names.isdisjoint(_NAMES):  # the usual response: it sets none of ours
+                    message = dict(message, headers=[*headers, *ours])
+                else:
+                    message = dict(message, headers=[*headers, *(h for h in ours if h[0] not in names)])
             await send(message)
 
         for key, value in scope["headers"]:
