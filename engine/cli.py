@@ -402,23 +402,17 @@ def _schema_options(sub: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": (_validate, "check the rules and print a one-line summary", _validate_options),
     "recommend": (_recommend, "recommend a rostering method for one district's answers file", _recommend_options),
-    "plan": (
-        _plan, "what to ask a district next: the open question that matters most, or that the option is settled", _plan_options,
-    ),
-    "ask": (
-        _ask, "ask a district's questions in the terminal, the ones that matter first; write its answers and advice", _ask_options,
-    ),
+    "plan": (_plan, "what to ask a district next: the open question that matters most, or that the option is settled", _plan_options),
+    "ask": (_ask, "ask a district's questions in the terminal, the ones that matter first; write its answers and advice", _ask_options),
     "context": (_context, "print the template context of one district's advice as JSON", _context_options),
     "guide": (_guide, "render the rules as the decision guide districts read (templates/guide.*.j2)", _guide_options),
     "test": (_test, "run the example districts against the rules and templates", _test_options),
     "impact": (_impact, "compare two versions of the rules: what changes, and for whom", _impact_options),
-    "batch": (
-        _batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out", _batch_options,
-    ),
+    "batch": (_batch, "advise many districts: a CSV, JSON Lines file or folder in, one document each out", _batch_options),
     "blank": (_blank, "print a blank answers file: every question as a comment, to fill in", _blank_options),
     "serve": (_serve, "the questionnaire, rule playground and JSON API in the browser", _serve_options),
     "schema": (_schema, "print a JSON Schema, or write all of them to a folder", _schema_options),
-}  # fmt: skip
+}
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
