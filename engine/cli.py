@@ -7,6 +7,7 @@ first, never a traceback); 3 batch finished but some rows failed; 130 interrupte
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -448,10 +449,14 @@ def _drop_stdout() -> None:
 def run() -> None:
     """Console-script entry point; Ctrl-C even before a command starts is exit 130, no traceback."""
     try:
-        sys.exit(main())
+        code = main()
     except KeyboardInterrupt:
         print("rostering-advisor: interrupted", file=sys.stderr)
-        sys.exit(130)
+        code = 130
+    # The command is done and the process ends: spare the interpreter's shutdown its garbage
+    # collection passes over every object still alive (~15 ms of CPU, more than recommend's work).
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

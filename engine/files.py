@@ -16,7 +16,6 @@ import errno
 import hashlib
 import os
 import re
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -176,7 +175,7 @@ def _create_temporary(path: Path) -> tuple[int, str]:
     """A new, empty temporary file next to `path`: its descriptor (read-write, for `_seal_file`) and name."""
     folder = path.parent if str(path.parent) else Path(".")
     while True:
-        temporary = str(folder / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        temporary = str(folder / f".{path.name}.{os.urandom(4).hex()}.tmp")  # secrets.token_hex(4), without loading secrets
         try:
             return os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), temporary
         except FileExistsError:

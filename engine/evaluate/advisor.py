@@ -13,23 +13,26 @@ all the districts of a call together, from memoised pieces the engine computes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import cache
 from engine.compact_json import compact_bytes, indented
 from engine.errors import Diagnostic, InputError, SourceLocation
 from engine.evaluate.answers import District, district_from_data, read_district
 from engine.evaluate.compiler import Program, compile_conclusions, compile_parts, compile_rules, encode_intake, ruleset_name
-from engine.evaluate.plan import Plan, Planner
 from engine.evaluate.runtime import Engine, Outcome, Outline, RulesetRefused, Verdict
 from engine.evaluate.variants import WORD, VariantJudge, letters
 from engine.files import GENERATOR, SEAL_BLANK, seal
 from engine.rules.model import Factor, Rules
 from engine.rules.rulebook import load_rules
+
+if TYPE_CHECKING:
+    from engine.evaluate.plan import Plan, Planner
 
 MAX_COMBINED_UNKNOWNS = 8
 _PROGRAMS: dict[str, tuple[Program, Program, Program | None]] = {}  # digest -> (full, what-if, parts)
@@ -58,6 +61,8 @@ class OpenQuestion:
 
 @dataclass(frozen=True)
 class Recommendation:
+    """The advice for one district: the engine's outcome and the what-if variants around it."""
+
     district: District
     rules: Rules
     outcome: Outcome
@@ -245,7 +250,13 @@ class Advisor:
             self.judge = VariantJudge(Engine(judged), Engine(parts) if parts is not None else None)
         except RulesetRefused as refused:
             raise _unbuildable(rules, refused) from None
-        self.planner = Planner(rules, self.program, self.judge)
+
+    @functools.cached_property
+    def planner(self) -> Planner:
+        """Made by the first `plan`: `recommend` needs no planner, nor its module loaded (start-up time)."""
+        from engine.evaluate.plan import Planner
+
+        return Planner(self.rules, self.program, self.judge)
 
     def start(self) -> None:
         """Evaluate one district that answered nothing: the engine builds and runs every ruleset

@@ -59,9 +59,10 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _RulesView:
-    """The district-independent part of the context, for one rules digest."""
+    """The district-independent part of the context, for one rules digest (one view per digest:
+    never compared)."""
 
     option_label: dict[str, RulesText]
     options: dict[str, dict[str, Any]]

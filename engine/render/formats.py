@@ -22,6 +22,8 @@ class Templating:
 
 @dataclass(frozen=True)
 class OutputFormat:
+    """An output format of `recommend` and `batch`."""
+
     name: str  # as commands and the API name it
     extension: str  # of the file a document of this format is written to
     templating: Templating | None  # None: the recommendation's data itself (JSON), no template

@@ -411,7 +411,7 @@ class DecidedBy(_PolicyOnly):
         return _DECIDED_BY_WORDS.get(self.value, f"the option was chosen by {_words(self.value)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)  # AllOf and AnyOf make their own repr and eq
 class _Junction(_Form):
     """`all` and `any`: a list of conditions, joined by `word` in prose."""
 

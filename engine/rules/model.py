@@ -17,6 +17,8 @@ from engine.rules.conditions import Condition
 
 @dataclass(frozen=True)
 class Option:
+    """A way of populating accounts that the rules can recommend (`options.yaml`)."""
+
     id: str
     label: str
     summary: str
@@ -27,6 +29,8 @@ class Option:
 
 @dataclass(frozen=True)
 class Theme:
+    """A group of questions, in the order the questionnaire and the guide show them."""
+
     id: str
     label: str
     loc: SourceLocation
@@ -34,6 +38,8 @@ class Theme:
 
 @dataclass(frozen=True)
 class Question:
+    """One question of the decision guide; an `informational` one needs no factor rule."""
+
     id: str
     text: str
     help: str
@@ -57,6 +63,8 @@ class Factor:
 
 @dataclass(frozen=True)
 class Override:
+    """A condition that decides regardless of the score (`recommend`) or flags the advice for `review`."""
+
     id: str
     priority: int
     when: Condition
@@ -69,6 +77,8 @@ class Override:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """A named list of values a profile field is checked against (`in_catalogue`)."""
+
     id: str
     description: str
     items: tuple[str, ...]
@@ -77,6 +87,8 @@ class Catalogue:
 
 @dataclass(frozen=True)
 class Derived:
+    """An answer derived from the profile when the district gave none; an explicit answer wins."""
+
     id: str
     question: str
     answer: str
@@ -88,6 +100,8 @@ class Derived:
 
 @dataclass(frozen=True)
 class ConfidenceRule:
+    """A confidence level and when it applies (first match wins; `when` None: always)."""
+
     id: str
     level: str
     when: Condition | None
@@ -96,6 +110,8 @@ class ConfidenceRule:
 
 @dataclass(frozen=True)
 class Level:
+    """A confidence level's label and description, as documents show them."""
+
     id: str
     label: str
     description: str
@@ -112,6 +128,8 @@ class ReviewPolicy:
 
 @dataclass(frozen=True)
 class Policy:
+    """The tie-break, the confidence rules and levels, and how a review flag bears on confidence."""
+
     tie_break: str
     tie_break_reason: str
     confidence: tuple[ConfidenceRule, ...]
@@ -130,6 +148,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class NextStep:
+    """A next step for the recommended option, shown when its condition (if any) holds."""
+
     id: str
     option: str
     priority: int
@@ -140,6 +160,8 @@ class NextStep:
 
 @dataclass(frozen=True)
 class ChangelogEntry:
+    """One release of the rules in the manifest's changelog."""
+
     version: str
     date: str
     changes: tuple[str, ...]
@@ -147,6 +169,8 @@ class ChangelogEntry:
 
 @dataclass(frozen=True)
 class Manifest:
+    """The rules' name, rule-language `format` and content `version`, with their changelog."""
+
     format: int
     name: str
     version: str

@@ -25,10 +25,14 @@ SCHEMA_PACKAGE = "engine.rules.schemas"
 
 @cache
 def _registry() -> Registry:
-    resources_: list[tuple[str, Resource]] = []
-    for name, schema in packaged_schemas().items():
-        resources_.append((name, Resource.from_contents(schema)))
-    return Registry().with_resources(resources_)
+    """The packaged schemas, for the `$ref`s between them, read when a `$ref` first needs them: an
+    answers file's schema has none, so `recommend` reads no packaged schema."""
+    return Registry(retrieve=_packaged_resource)  # type: ignore[call-arg]  # an attrs alias mypy misses
+
+
+@cache
+def _packaged_resource(uri: str) -> Resource:
+    return Resource.from_contents(packaged_schemas()[uri])
 
 
 @cache
