@@ -208,7 +208,7 @@ def engine_split(csv_path: Path, rules: Path, templates: Path, rows: int, format
                 if fmt == "json":
                     data: str | bytes = rec.to_json(compact=True)  # as the batch worker writes it
                 else:
-                    data = renderer.render_context(compiled[fmt], context)
+                    data = renderer.render_bytes(compiled[fmt], context)  # as the batch worker renders it
                 middle = clock()
                 folder.write(f"{number}.{FORMATS[fmt].extension}", data)
                 split.render[fmt] += middle - start

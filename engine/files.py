@@ -33,6 +33,7 @@ GENERATOR = f"{GENERATOR_MARK} {__version__}"  # what files and documents name a
 _SEAL_PREFIX = f"{GENERATOR_MARK} seal:".encode()
 SEAL_BLANK = f"{GENERATOR_MARK} seal:{'0' * 64}"  # where a writer wants the seal (last in the file)
 SEAL_COMMENT = f"<!-- {SEAL_BLANK} -->\n"  # the seal line of Markdown and HTML documents
+_SEAL_COMMENT_BYTES = SEAL_COMMENT.encode()
 MAX_SEALED_BYTES = 64 * 1024 * 1024  # larger files are not ours (a document stops at 5 M characters)
 
 
@@ -46,7 +47,12 @@ def seal(data: str | bytes) -> bytes:
 def sealed_document(document: str) -> str:
     """A Markdown or HTML document ending with its seal (`SEAL_COMMENT`, hidden by both), so that a
     later write may replace the file, unless someone edits it."""
-    return seal(document + SEAL_COMMENT).decode("utf-8")
+    return sealed_document_bytes(document.encode("utf-8")).decode("utf-8")
+
+
+def sealed_document_bytes(document: bytes) -> bytes:
+    """`sealed_document` of UTF-8 bytes: what a batch writes, never decoded to text and back."""
+    return seal(document + _SEAL_COMMENT_BYTES)
 
 
 def unsealed(document: str) -> str:

@@ -209,7 +209,7 @@ class Worker:
     def _render(self, recommendation: Recommendation, fmt: str, context: dict[str, Any] | None) -> str | bytes:
         if fmt not in DOCUMENTS:  # JSON: the recommendation's data, sealed (files.seal)
             return recommendation.to_json(compact=True)
-        return self.renderer.render_context(self.renderer.template(fmt, self.config.template), context)
+        return self.renderer.render_bytes(self.renderer.template(fmt, self.config.template), context)
 
 
 REPEATS = 3  # the same error that is not a district's, on this many districts in a row, stops the batch (exit 2)

@@ -27,7 +27,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from engine import paths
 from engine.errors import InputError, SourceLocation, TemplateError
 from engine.evaluate.advisor import Recommendation
-from engine.files import sealed_document
+from engine.files import sealed_document_bytes
 from engine.paths import display
 from engine.render.context import build_context
 from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
@@ -36,8 +36,9 @@ from engine.render.sandbox import DocumentSandbox, Limits
 from engine.render.templates import SymlinkRefused, TemplateBytecode, TemplateFolder
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+# On the document's UTF-8 bytes: space, tab and newline bytes never occur inside a multi-byte character.
+_TRAILING_SPACE = re.compile(rb"[ \t]+\n")
+_BLANK_LINES = re.compile(rb"\n(?:[ \t]*\n)+")
 
 
 def generation_date(arg: str | None, given_as: str) -> datetime.date:
@@ -115,6 +116,11 @@ class Renderer:
 
     def render_context(self, compiled: Template, context: dict[str, Any]) -> str:
         """Render a compiled template with a context, within the limits."""
+        return self.render_bytes(compiled, context).decode("utf-8")
+
+    def render_bytes(self, compiled: Template, context: dict[str, Any]) -> bytes:
+        """`render_context` as the UTF-8 bytes a file gets (batch): the document is tidied and sealed
+        as bytes, so it is encoded once and never decoded back (~20 us a Markdown document)."""
         limits = self.limits
         try:
             text = collect(
@@ -218,10 +224,12 @@ class Renderer:
         return display(self.folder)
 
 
-def _finish(text: str) -> str:
+def _finish(text: str) -> bytes:
     """Tidy whitespace (no trailing spaces, at most one blank line in a row, one final newline) and
-    seal the document (`files.sealed_document`), so that `-o` and batch may replace it later, unless edited."""
-    if " \n" in text or ("\t" in text and "\t\n" in text):  # a lone "\t" is found ~10x faster than "\t\n"
-        text = _TRAILING_SPACE.sub("\n", text)
-    text = _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
-    return sealed_document(text)
+    seal the document (`files.sealed_document`), so that `-o` and batch may replace it later, unless
+    edited. UTF-8 bytes: a document's text is mostly ASCII but for a few curly quotes, so as `str` it
+    takes two bytes a character, and the scans below read half as much memory as bytes."""
+    data = text.encode("utf-8")
+    if b" \n" in data or (b"\t" in data and b"\t\n" in data):  # a lone "\t" is found ~10x faster than "\t\n"
+        data = _TRAILING_SPACE.sub(b"\n", data)
+    return sealed_document_bytes(_BLANK_LINES.sub(b"\n\n", data).strip(b"\n") + b"\n")

@@ -109,7 +109,14 @@ def markdown_finalize(value: object) -> str:
 
 
 def html_finalize(value: object) -> object:
-    """What `{{ value }}` prints in an HTML template, before autoescape: `None` prints nothing."""
+    """What `{{ value }}` prints in an HTML template, before autoescape: `None` prints nothing.
+    Rules text and numbers (~290 values a document) are handed on as exact `str`, which markupsafe's
+    `escape` takes on its fast path; the text it escapes is the same."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is RulesText or kind is int or kind is float:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
