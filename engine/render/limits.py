@@ -23,7 +23,6 @@ import resource
 import threading
 import time
 from collections.abc import Iterator
-from itertools import islice
 from types import FrameType
 from typing import Any
 
@@ -214,31 +213,15 @@ def _settle(job: _Job) -> bool:
     return fired
 
 
-_BATCH = 64  # chunks joined between two checks of the output cap (a document is ~400 chunks)
-
-
 def _join(chunks: Iterator[str], max_output: int) -> str:
-    """The chunks joined, `_BATCH` at a time: `"".join` of an `islice` takes them in one C call,
-    where a loop would run a few bytecodes per chunk; the cap is checked after each batch.
-
-    The overshoot is bounded: a render stops at most `_BATCH - 1` chunks after the one that passed
-    the cap, and whatever a batch holds is within the render's
-    memory limit (RLIMIT_AS, `memory_limit`), which is what bounds a single chunk already: a macro's
-    whole output or a `~` concatenation is one chunk, and no size check sees it being built. A
-    template that prints past the cap still fails with a TemplateError, past the cap by as much
-    as `_BATCH` of its chunks at most ("the output passed N characters"), or the memory limit's
-    error if those chunks outgrow it first.
-    """
     parts: list[str] = []
     size = 0
-    join = "".join
     try:
-        while batch := list(islice(chunks, _BATCH)):  # a chunk may be "": test the batch, not its text
-            text = join(batch)
-            size += len(text)
+        for chunk in chunks:
+            size += len(chunk)
             if size > max_output:
                 raise OutputTooLarge(f"the output passed {max_output:,} characters", _innermost_frame(chunks))
-            parts.append(text)
+            parts.append(chunk)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
