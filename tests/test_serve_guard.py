@@ -56,3 +56,17 @@ def test_each_header_once_and_a_responses_own_kept(client: TestClient, path: str
     assert {name: response.headers[name] for name in OURS} == OURS
     assert response.headers["content-security-policy"] == policy
     assert response.headers["cache-control"] == cache
+
+
+async def one_shot_headers(scope: dict, receive: object, send: object) -> None:
+    """An ASGI app whose response headers are a generator: ASGI allows any iterable."""
+    headers = ((name, value) for name, value in [(b"content-type", b"text/plain"), (b"content-length", b"3")])
+    await send({"type": "http.response.start", "status": 200, "headers": headers})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"one"})  # type: ignore[operator]
+
+
+def test_headers_given_as_a_generator_are_all_kept() -> None:
+    response = TestClient(Guard(one_shot_headers)).get("/")
+    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["cache-control"] == "no-store"
+    assert {name: response.headers[name] for name in OURS} == OURS

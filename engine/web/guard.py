@@ -79,7 +79,7 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = message.get("headers", ())
+                headers = list(message.get("headers", ()))  # ASGI allows any iterable: read it once
                 names = {key.lower() for key, _ in headers}
                 ours = _STATIC if static else _PAGES  # pages carry a district's answers: no copies in caches
                 if names.isdisjoint(_NAMES):  # the usual response: it sets none of ours
