@@ -44,14 +44,10 @@ def seal(data: str | bytes) -> bytes:
     return raw[:at] + hashlib.sha256(raw).hexdigest().encode() + raw[at + 64 :]
 
 
-def sealed_document(document: str) -> str:
-    """A Markdown or HTML document ending with its seal (`SEAL_COMMENT`, hidden by both), so that a
-    later write may replace the file, unless someone edits it."""
-    return sealed_document_bytes(document.encode("utf-8")).decode("utf-8")
-
-
-def sealed_document_bytes(document: bytes) -> bytes:
-    """`sealed_document` of UTF-8 bytes: what a batch writes, never decoded to text and back."""
+def sealed_document(document: bytes) -> bytes:
+    """A Markdown or HTML document (UTF-8) ending with its seal (`SEAL_COMMENT`, hidden by both), so
+    that a later write may replace the file, unless someone edits it. Bytes in and out: what a batch
+    writes is never decoded to text and back."""
     return seal(document + _SEAL_COMMENT_BYTES)
 
 

@@ -18,7 +18,7 @@ def test_render_modules_name_no_command_line_option_and_no_generator_mark() -> N
 
 
 def test_sealed_document_ends_with_the_seal_that_marks_it_ours(tmp_path: Path) -> None:
-    document = sealed_document("# Advice\n")
+    document = sealed_document(b"# Advice\n").decode("utf-8")
     assert document.startswith("# Advice\n<!-- rostering-advisor seal:") and document.endswith(" -->\n")
     (tmp_path / "a.md").write_text(document, encoding="utf-8")
     assert made_by_us(tmp_path / "a.md")

@@ -27,7 +27,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from engine import paths
 from engine.errors import InputError, SourceLocation, TemplateError
 from engine.evaluate.advisor import Recommendation
-from engine.files import sealed_document_bytes
+from engine.files import sealed_document
 from engine.paths import display
 from engine.render.context import build_context
 from engine.render.formats import DOCUMENTS, TEMPLATES_MARKER
@@ -232,4 +232,4 @@ def _finish(text: str) -> bytes:
     data = text.encode("utf-8")
     if b" \n" in data or (b"\t" in data and b"\t\n" in data):  # a lone "\t" is found ~10x faster than "\t\n"
         data = _TRAILING_SPACE.sub(b"\n", data)
-    return sealed_document_bytes(_BLANK_LINES.sub(b"\n\n", data).strip(b"\n") + b"\n")
+    return sealed_document(_BLANK_LINES.sub(b"\n\n", data).strip(b"\n") + b"\n")
