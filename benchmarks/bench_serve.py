@@ -166,9 +166,9 @@ def _wrk_figures(output: str) -> Load:
     return Load(fields["requests"], fields["duration_us"] / 1e6, fields["p50_us"] / 1e3, fields["p99_us"] / 1e3, errors)
 
 
-def _wrk(wrk: str, script: Path, bodies: Path, port: int, threads: int, clients: int, seconds: float) -> Load:
+def _wrk(wrk: str, script: Path, bodies: Path, port: int, threads: int, clients: int, seconds: int) -> Load:
     """One wrk run against the server; raises with wrk's own message when it fails."""
-    command = [wrk, f"-t{threads}", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
+    command = [wrk, f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script)]
     done = subprocess.run([*command, f"http://127.0.0.1:{port}", "--", str(bodies)], capture_output=True, text=True)
     if done.returncode != 0 or "bench_serve: " not in done.stdout:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
@@ -198,7 +198,7 @@ def _children(pid: int) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long the clients send requests (default 30)")
+    parser.add_argument("--seconds", type=int, default=30, help="whole seconds the clients send requests (default 30)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent keep-alive connections (default 64)")
     parser.add_argument("--threads", type=int, default=1, help="wrk's threads (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", default=str(ROOT / "rules"))
     parser.add_argument("--direct-seconds", type=float, default=10.0, help="how long the direct processes call recommend")
     args = parser.parse_args(argv)
+    if args.seconds < 1:
+        parser.error("--seconds: wrk runs for whole seconds, at least 1")
 
     wrk = shutil.which("wrk")
     if wrk is None:
